@@ -1,0 +1,54 @@
+"""Writing a batch into its own allocation and reading a region back (WRITE-*).
+
+A writer reserves exactly the region's size, so the entry it leaves in the
+table is the region itself: the reported offset frees it, and no byte outside
+it is ever written.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from vgis.errors import InvalidArgument, OutOfBounds
+from vgis.framing import decode_region, region_size, write_region
+from vgis.header import HEADER_SIZE
+from vgis.segment import Segment
+
+
+def write_batch(segment: Segment, batch: pa.RecordBatch) -> tuple[int, int] | None:
+    """Allocate and write ``batch``; ``(offset, length)``, or None when it does not fit."""
+    if batch.num_rows == 0:
+        raise InvalidArgument("WRITE-4", "zero-row batches are never written to a segment")
+    size = region_size(batch)
+    offset = segment.allocator.allocate(size)
+    if offset is None:
+        return None
+    try:
+        written = write_region(pa.py_buffer(segment.buf[offset : offset + size]), batch)
+    except BaseException:
+        segment.allocator.free(offset)
+        raise
+    if written != size:
+        segment.allocator.shrink(offset, written)
+    return offset, written
+
+
+def check_bounds(segment: Segment, offset: int, length: int) -> None:
+    """A region must lie in the data area of the segment (PTR-9)."""
+    if offset < HEADER_SIZE:
+        raise OutOfBounds("PTR-9", f"offset {offset} lies inside the {HEADER_SIZE}-byte header")
+    if offset + length > segment.size or offset + length >= 1 << 64:
+        raise OutOfBounds(
+            "PTR-9", f"region {offset}+{length} ends past the segment's {segment.size} bytes"
+        )
+
+
+def region_view(segment: Segment, offset: int, length: int) -> pa.Buffer:
+    """A zero-copy Arrow buffer over a checked region of the segment."""
+    check_bounds(segment, offset, length)
+    return pa.py_buffer(segment.buf[offset : offset + length])
+
+
+def read_batch(segment: Segment, offset: int, length: int, schema: pa.Schema) -> pa.RecordBatch:
+    """Decode the region at ``offset``; zero-copy for the stream framing."""
+    return decode_region(region_view(segment, offset, length), schema)
