@@ -10,7 +10,15 @@ from __future__ import annotations
 import struct
 
 from vgis.errors import BadHeader, InvalidArgument, NoAllocation
-from vgis.header import HEADER_SIZE, MAX_ALLOCS, NUM_ALLOCS_AT, read_entries, write_entries
+from vgis.header import (
+    ENTRY_SIZE,
+    FIXED_SIZE,
+    HEADER_SIZE,
+    MAX_ALLOCS,
+    NUM_ALLOCS_AT,
+    read_entries,
+    write_entries,
+)
 
 
 def first_fit(entries: list[tuple[int, int]], size: int, total_size: int) -> int | None:
@@ -92,9 +100,8 @@ class Allocator:
         current = entries[index][1]
         if not 1 <= length <= current:
             raise InvalidArgument("ALLOC-6", f"shrink to {length} bytes: must be within 1..{current}")
-        entries[index] = (offset, length)
-        write_entries(self._buf, entries[: index + 1], start=index)
-        struct.pack_into("<I", self._buf, NUM_ALLOCS_AT, len(entries))
+        # Only the length field changes; num_allocs is never rewritten, even transiently.
+        struct.pack_into("<Q", self._buf, FIXED_SIZE + ENTRY_SIZE * index + 8, length)
 
     def reset(self) -> None:
         """Forget every entry: ``num_allocs = 0``, nothing else touched (ALLOC-7)."""

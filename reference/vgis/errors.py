@@ -20,31 +20,31 @@ class VgisError(Exception):
         self.message = message
 
 
-class BadHeader(VgisError):
+class BadHeader(VgisError):  # noqa: N818 (peer-protocol kind names)
     """The segment header is not a valid VGIS v1 header."""
 
     kind = "bad_header"
 
 
-class BadName(VgisError):
+class BadName(VgisError):  # noqa: N818 (peer-protocol kind names)
     """The segment name cannot be opened (missing, malformed, forbidden)."""
 
     kind = "bad_name"
 
 
-class OutOfBounds(VgisError):
+class OutOfBounds(VgisError):  # noqa: N818 (peer-protocol kind names)
     """A region reaches into the header, past the segment, or overflows."""
 
     kind = "out_of_bounds"
 
 
-class BadPointer(VgisError):
+class BadPointer(VgisError):  # noqa: N818 (peer-protocol kind names)
     """Pointer metadata is missing or not canonical decimal."""
 
     kind = "bad_pointer"
 
 
-class NoAllocation(VgisError):
+class NoAllocation(VgisError):  # noqa: N818 (peer-protocol kind names)
     """No allocation entry starts at the given offset."""
 
     kind = "no_allocation"
@@ -56,19 +56,19 @@ class IpcError(VgisError):
     kind = "ipc_error"
 
 
-class SchemaMismatch(VgisError):
+class SchemaMismatch(VgisError):  # noqa: N818 (peer-protocol kind names)
     """A region's schema disagrees with the pointer batch's schema."""
 
     kind = "schema_mismatch"
 
 
-class InvalidArgument(VgisError):
+class InvalidArgument(VgisError):  # noqa: N818 (peer-protocol kind names)
     """A request the format forbids (zero-size allocation, zero-row write, ...)."""
 
     kind = "bad_request"
 
 
-class Unsupported(VgisError):
+class Unsupported(VgisError):  # noqa: N818 (peer-protocol kind names)
     """An optional operation this implementation does not provide."""
 
     kind = "unsupported"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -21,7 +21,7 @@ CONTINUATION = b"\xff\xff\xff\xff"
 EOS = CONTINUATION + b"\x00\x00\x00\x00"
 
 
-class Framing(str, Enum):
+class Framing(StrEnum):
     """The two region framings."""
 
     STREAM = "stream"
@@ -54,7 +54,7 @@ def schema_message(schema: pa.Schema) -> bytes:
     """The encapsulated schema message alone, as a dictionary-framing reader rebuilds it."""
     sink = pa.BufferOutputStream()
     _write_stream(sink, None, schema)
-    return sink.getvalue().to_pybytes()[: -len(EOS)]
+    return bytes(sink.getvalue().to_pybytes()[: -len(EOS)])
 
 
 def region_size(batch: pa.RecordBatch) -> int:

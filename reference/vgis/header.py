@@ -83,7 +83,7 @@ def read_entries(buf: memoryview | bytes, count: int) -> list[tuple[int, int]]:
     """Read ``count`` entries (clamped to ``MAX_ALLOCS``) from byte 24."""
     count = min(count, MAX_ALLOCS)
     flat = struct.unpack_from(f"<{2 * count}Q", buf, FIXED_SIZE)
-    return list(zip(flat[0::2], flat[1::2]))
+    return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
 def write_entries(buf: memoryview, entries: list[tuple[int, int]], start: int = 0) -> None:

@@ -9,11 +9,11 @@ calls the reference never unlinks what it did not create, on every version.
 
 from __future__ import annotations
 
+import _posixshmem
+import contextlib
 import errno
 import mmap
 import os
-
-import _posixshmem
 
 from vgis.allocator import Allocator
 from vgis.errors import BadHeader, BadName, InvalidArgument
@@ -94,7 +94,10 @@ class Segment:
         finally:
             os.close(fd)
         try:
-            validate(memoryview(mapping)[:HEADER_SIZE], actual)
+            # Release the views before closing: a view kept alive by the
+            # exception's traceback would make close() raise BufferError.
+            with memoryview(mapping) as view, view[:HEADER_SIZE] as head:
+                validate(head, actual)
         except BadHeader:
             mapping.close()
             raise
@@ -139,7 +142,5 @@ class Segment:
 
 def unlink_name(name: str) -> None:
     """Unlink a segment by name, ignoring one that is already gone."""
-    try:
+    with contextlib.suppress(FileNotFoundError):
         _posixshmem.shm_unlink(canonical_name(name))
-    except FileNotFoundError:
-        pass
