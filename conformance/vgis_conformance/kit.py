@@ -1,0 +1,160 @@
+"""What a case uses to drive peers: segments it owns, files, and checked calls.
+
+Every segment a case creates is closed and unlinked when the case ends,
+whatever happened; every unexpected error answer becomes an assertion that
+names the peer, the operation and the error.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from vgis.header import field_diff
+from vgis_conformance import memory
+from vgis_conformance.peer import Peer, load_batch, save_batch, save_schema, segment_name
+from vgis_conformance.protocol import Json, PeerError, PeerFailure
+
+DEFAULT_SIZE = 65_536 + 1024 * 1024
+
+
+def ok(peer: Peer, op: str, **args: Any) -> Json:
+    """Call ``op`` and fail the case if the peer answers with an error."""
+    try:
+        return peer.call(op, **args)
+    except PeerError as exc:
+        raise AssertionError(f"{peer.name} rejected {op}: {exc.kind}: {exc.message}") from None
+
+
+def rejects(peer: Peer, kinds: Iterable[str], op: str, **args: Any) -> PeerError:
+    """Call ``op`` and fail the case unless the peer answers one of the error ``kinds``."""
+    kinds = tuple(kinds)
+    try:
+        result = peer.call(op, **args)
+    except PeerError as exc:
+        assert exc.kind in kinds, f"{peer.name} rejected {op} with {exc.kind} ({exc.message}); expected {kinds}"
+        return exc
+    raise AssertionError(f"{peer.name} accepted {op} ({result}); expected an error of kind {kinds}")
+
+
+def header_mismatch(expected: bytes, got: bytes, what: str) -> str:
+    """A field-by-field diff of two header prefixes, or '' when equal."""
+    if expected == got:
+        return ""
+    diffs = field_diff(expected, got)
+    lines = [f"{what}: header differs in {len(diffs)} field(s):"]
+    lines += [f"  {d}" for d in diffs[:40]]
+    if len(expected) != len(got):
+        lines.append(f"  meaningful length: expected {len(expected)} bytes, got {len(got)}")
+    return "\n".join(lines)
+
+
+@dataclass
+class Seg:
+    """A segment as a case sees it: who holds which handle, and a raw mapping."""
+
+    name: str
+    size: int
+    handles: dict[str, str]
+    creator: Peer
+    _mapping: memory.Mapping | None = None
+
+    @property
+    def map(self) -> memory.Mapping:
+        """The harness's own mapping of the segment."""
+        if self._mapping is None:
+            self._mapping = memory.Mapping(self.name)
+        return self._mapping
+
+    def handle(self, peer: Peer) -> str:
+        """The handle ``peer`` uses for this segment."""
+        return self.handles[peer.name]
+
+    def header_hex(self) -> str:
+        """The meaningful header bytes as hex (for replay recipes)."""
+        try:
+            return self.map.header_bytes().hex()
+        except (OSError, ValueError):
+            return "<segment gone>"
+
+
+@dataclass
+class Kit:
+    """Per-case helper; ``finish`` releases everything the case made."""
+
+    workdir: Path
+    node: Any
+    segments: list[Seg] = field(default_factory=list)
+    _files: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def path(self, stem: str) -> Path:
+        """A fresh file path in the session folder."""
+        return self.workdir / f"{stem}-{next(self._files)}.arrows"
+
+    def batch_file(self, batch: pa.RecordBatch) -> str:
+        """Save a batch for a peer to read."""
+        return str(save_batch(self.path("batch"), batch))
+
+    def schema_file(self, schema: pa.Schema) -> str:
+        """Save a schema for a peer to read."""
+        return str(save_schema(self.path("schema"), schema))
+
+    def out(self) -> str:
+        """A path for a peer to write a batch to."""
+        return str(self.path("out"))
+
+    def load(self, path: str) -> pa.RecordBatch:
+        """Read what a peer wrote."""
+        return load_batch(Path(path))
+
+    def create(self, peer: Peer, size: int = DEFAULT_SIZE) -> Seg:
+        """Have ``peer`` create a segment; the case owns it from here."""
+        result = ok(peer, "create", name=segment_name(peer.name), size=size)
+        seg = Seg(str(result["name"]), int(result["size"]), {peer.name: str(result["segment"])}, peer)
+        self.segments.append(seg)
+        return seg
+
+    def attach(self, peer: Peer, seg: Seg) -> str:
+        """Have ``peer`` attach ``seg``; returns its handle."""
+        if peer.name in seg.handles and peer is not seg.creator:
+            return seg.handles[peer.name]
+        result = ok(peer, "attach", name=seg.name, size=seg.size)
+        handle = str(result["segment"])
+        if peer is seg.creator:
+            seg.handles[peer.name + "#attached"] = handle
+        else:
+            seg.handles[peer.name] = handle
+        return handle
+
+    def snapshot(self, seg: Seg) -> None:
+        """Record the header for this case's replay recipe."""
+        self.node.vgis_header_snapshot = seg.header_hex()
+
+    def finish(self, peers: Iterable[Peer]) -> None:
+        """Close every handle, unlink through the creator, then make sure it is gone."""
+        by_name = {p.name: p for p in peers}
+        for seg in self.segments:
+            if getattr(self.node, "vgis_header_snapshot", None) is None:
+                self.node.vgis_header_snapshot = seg.header_hex()
+            if seg._mapping is not None:
+                seg._mapping.close()
+            for key, handle in seg.handles.items():
+                peer = by_name.get(key.split("#")[0])
+                if peer is not None and peer.process is not None and peer.process.alive:
+                    try:
+                        peer.call("close", segment=handle)
+                    except (PeerError, PeerFailure):
+                        pass
+            creator = seg.creator
+            if creator.process is not None and creator.process.alive:
+                try:
+                    creator.call("unlink", segment=seg.handles[creator.name])
+                except (PeerError, PeerFailure):
+                    pass
+            creator.forget(seg.name)
+            memory.unlink(seg.name)

@@ -1,0 +1,160 @@
+"""One peer as the cases see it: its manifest, its process and its handshake.
+
+Cases talk to ``Peer.call``; when the process dies or hangs, the failure is
+raised once for the current case and the next call starts a fresh process.
+Every segment a peer creates is remembered so that the harness can remove
+what a dead peer left in /dev/shm.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from vgis_conformance import memory
+from vgis_conformance.builder import ensure_built
+from vgis_conformance.manifest import OPTIONAL_CAPABILITIES, Manifest
+from vgis_conformance.protocol import PROTOCOL_VERSION, Json, PeerFailure, PeerGarbage, PeerProcess
+
+_names = itertools.count(1)
+
+
+def segment_name(tag: str = "seg") -> str:
+    """A name unique to this harness process."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return f"/vgis-{worker}-{os.getpid()}-{tag}-{next(_names)}"
+
+
+class HandshakeError(PeerFailure):
+    """The peer's ``hello`` is missing fields or contradicts its manifest."""
+
+    outcome = "harness error"
+
+
+@dataclass
+class Peer:
+    """A started peer plus what it said about itself."""
+
+    manifest: Manifest
+    workdir: Path
+    timeout: float = 10.0
+    info: Json = field(default_factory=dict)
+    created: dict[str, str] = field(default_factory=dict)
+    process: PeerProcess | None = None
+    restarts: int = 0
+    segments_created: int = 0
+    segments_removed: int = 0
+
+    @property
+    def name(self) -> str:
+        """The peer's registry name."""
+        return self.manifest.name
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Optional capabilities from ``hello``."""
+        return frozenset(self.info.get("capabilities", ()))
+
+    @property
+    def arrow_library(self) -> str:
+        """The Arrow implementation the peer writes with."""
+        return str(self.info.get("arrow", {}).get("library", "unknown"))
+
+    def start(self) -> None:
+        """Build if needed, spawn and handshake."""
+        ensure_built(self.manifest)
+        argv = [self.manifest.expand(a) for a in self.manifest.start]
+        self.process = PeerProcess(
+            self.name, argv, self.manifest.folder, self.workdir / f"{self.name}.stderr.log",
+            timeout=self.timeout, env=self.manifest.env,
+        )
+        self.process.start()
+        self.info = self.process.request("hello")
+        self._check_hello()
+
+    def _check_hello(self) -> None:
+        missing = [k for k in ("name", "version", "arrow", "capabilities") if k not in self.info]
+        if missing:
+            raise HandshakeError(f"{self.name}: hello lacks {missing}")
+        if self.info.get("protocol", PROTOCOL_VERSION) != PROTOCOL_VERSION:
+            raise HandshakeError(f"{self.name}: speaks protocol {self.info.get('protocol')}")
+        caps = set(self.info["capabilities"])
+        unknown = caps - set(OPTIONAL_CAPABILITIES)
+        if unknown:
+            raise HandshakeError(f"{self.name}: hello declares unknown capabilities {sorted(unknown)}")
+        declared = self.manifest.capabilities
+        if declared is not None and declared != caps:
+            raise HandshakeError(
+                f"{self.name}: capabilities differ between peer.toml {sorted(declared)} "
+                f"and hello {sorted(caps)}"
+            )
+
+    def call(self, op: str, **args: Any) -> Json:
+        """One request; restarts the process first if an earlier case killed it."""
+        if self.process is None or not self.process.alive:
+            if self.process is not None:
+                self.restarts += 1
+                self.cleanup()
+            self.start()
+        assert self.process is not None
+        try:
+            result = self.process.request(op, **args)
+        except PeerFailure:
+            self.cleanup()
+            raise
+        if op == "create":
+            self.created[str(result["name"])] = str(result.get("segment"))
+            self.segments_created += 1
+        if not isinstance(result, dict):
+            raise PeerGarbage(f"{self.name}: {op} result is not an object")
+        return result
+
+    def forget(self, name: str) -> None:
+        """The creator unlinked ``name``; stop tracking it."""
+        self.created.pop(name, None)
+
+    def cleanup(self) -> list[str]:
+        """Unlink every segment this peer created and did not unlink."""
+        removed = [n for n in list(self.created) if memory.unlink(n)]
+        self.segments_removed += len(removed)
+        self.created.clear()
+        return removed
+
+    def stop(self) -> None:
+        """Shut the process down and remove what it left."""
+        if self.process is not None:
+            self.process.stop()
+        self.cleanup()
+
+    def history(self) -> list[Json]:
+        """Requests sent so far, for replay recipes."""
+        return [] if self.process is None else [e.request for e in self.process.history]
+
+
+def save_batch(path: Path, batch: pa.RecordBatch) -> Path:
+    """Write a batch file (an IPC stream with one batch)."""
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    return path
+
+
+def save_schema(path: Path, schema: pa.Schema) -> Path:
+    """Write a schema file (an IPC stream with no batch)."""
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, schema):
+        pass
+    return path
+
+
+def load_batch(path: Path) -> pa.RecordBatch:
+    """Read the batch a peer wrote to an ``out`` file."""
+    with pa.ipc.open_stream(pa.memory_map(str(path))) as reader:
+        batches = list(reader)
+        schema = reader.schema
+    if len(batches) != 1:
+        raise PeerGarbage(f"{path.name}: expected one batch, found {len(batches)}")
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=schema)

@@ -1,0 +1,340 @@
+"""The pytest plugin behind ``pytest conformance``: options, peers, outcomes, reports.
+
+Peers are started once per session (per xdist worker) and shared by every
+case; a case that needs a capability the peer lacks is *not applicable*; a
+case listed in the peer's known-failures file is an *expected failure* that
+must keep failing. Results travel to the controller in ``user_properties``,
+where the matrices and reports are made.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vgis_conformance import memory, report
+from vgis_conformance.builder import PeerUnavailable, ensure_built
+from vgis_conformance.manifest import KIT_ROOT, Manifest, from_command, registry
+from vgis_conformance.outcomes import (
+    CRASH, EXPECTED_FAILURE, FAILED, HARNESS_ERROR, NA_PREFIX, NOT_APPLICABLE, PASSED, PEER_PARAMS, TIMEOUT,
+    UNAVAILABLE, UNAVAILABLE_PREFIX, UNEXPECTED_PASS, CaseResult, read_known_failures,
+)
+from vgis_conformance.peer import Peer
+from vgis_conformance.protocol import PeerFailure, PeerTimeout
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vgis", "VGIS conformance")
+    group.addoption("--peer", action="append", default=[], help="run this registered peer (repeatable)")
+    group.addoption("--peer-cmd", action="append", default=[],
+                    help='run an unregistered peer: "CMD" or "NAME=CMD" (repeatable)')
+    group.addoption("--known-failures", action="append", default=[],
+                    help="NAME=FILE or FILE (for the only --peer-cmd peer): known-failures list to use")
+    group.addoption("--require-all-peers", action="store_true",
+                    help="a peer that cannot be built or started is an error, not a loud skip")
+    group.addoption("--peer-timeout", type=float, default=10.0, help="seconds per request before the peer is killed")
+    group.addoption("--report-dir", default=str(KIT_ROOT / "reports"), help="where JSON, JUnit and HTML go")
+
+
+def _parse_peer_cmd(raw: str) -> Manifest:
+    name, sep, cmd = raw.partition("=")
+    if sep and name and " " not in name and "/" not in name:
+        return from_command(cmd, name)
+    return from_command(raw)
+
+
+def selected_manifests(config: pytest.Config) -> list[Manifest]:
+    """The peers this run covers, in a stable order."""
+    known = registry()
+    names: list[str] = config.getoption("--peer")
+    commands: list[str] = config.getoption("--peer-cmd")
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise pytest.UsageError(f"unknown peer(s) {unknown}; registered: {sorted(known)}")
+    chosen = [known[n] for n in names]
+    chosen += [_parse_peer_cmd(c) for c in commands]
+    if not names and not commands:
+        chosen = [m for m in known.values() if m.default]
+    return chosen
+
+
+def _known_failure_files(config: pytest.Config, manifests: list[Manifest]) -> dict[str, Path | None]:
+    files: dict[str, Path | None] = {m.name: m.known_failures for m in manifests}
+    for raw in config.getoption("--known-failures"):
+        name, sep, path = raw.partition("=")
+        if sep:
+            files[name] = Path(path)
+        elif len(manifests) == 1:
+            files[manifests[0].name] = Path(raw)
+        else:
+            raise pytest.UsageError("--known-failures FILE needs NAME=FILE when several peers run")
+    return files
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "clauses(*ids): the spec clauses a case checks")
+    config.addinivalue_line("markers", "oracle(kind): how the case decides (byte-exact, decoded-equal, ...)")
+    config.addinivalue_line("markers", "needs(*capabilities): optional peer capabilities the case uses")
+    config.vgis_manifests = selected_manifests(config)  # type: ignore[attr-defined]
+    files = _known_failure_files(config, config.vgis_manifests)  # type: ignore[attr-defined]
+    config.vgis_known = {name: read_known_failures(path) for name, path in files.items()}  # type: ignore[attr-defined]
+    config.vgis_known_files = files  # type: ignore[attr-defined]
+    config.vgis_results = []  # type: ignore[attr-defined]
+    report_dir = Path(config.getoption("--report-dir"))
+    config.vgis_report_dir = report_dir  # type: ignore[attr-defined]
+    if not hasattr(config, "workerinput"):
+        report_dir.mkdir(parents=True, exist_ok=True)
+        if not config.option.xmlpath:
+            config.option.xmlpath = str(report_dir / "junit.xml")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Build every selected peer once, on the controller, with visible progress."""
+    config = session.config
+    config.vgis_unavailable = {}  # type: ignore[attr-defined]
+    config.vgis_shm_before = set(os.listdir(memory.SHM_DIR))  # type: ignore[attr-defined]
+    if hasattr(config, "workerinput"):
+        return
+    for manifest in config.vgis_manifests:  # type: ignore[attr-defined]
+        try:
+            ensure_built(manifest)
+        except PeerUnavailable as exc:
+            config.vgis_unavailable[manifest.name] = str(exc)  # type: ignore[attr-defined]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    names = [m.name for m in metafunc.config.vgis_manifests]  # type: ignore[attr-defined]
+    if "peer" in metafunc.fixturenames:
+        metafunc.parametrize("peer_name", names, ids=names, scope="session")
+    if "producer" in metafunc.fixturenames:
+        pairs = list(itertools.product(names, names))
+        metafunc.parametrize(("producer_name", "consumer_name"), pairs,
+                             ids=[f"{a}->{b}" for a, b in pairs], scope="session")
+
+
+def _value_name(value: Any) -> str:
+    return str(getattr(value, "name", value))
+
+
+def case_id_of(item: pytest.Item) -> str:
+    """``<group>/<test>/<params>``, without the peer: the key of known-failures files."""
+    module = Path(str(item.fspath)).stem.removeprefix("test_")
+    parts = [module, getattr(item, "originalname", item.name).removeprefix("test_").replace("_", "-")]
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        parts += [_value_name(v) for k, v in callspec.params.items()
+                  if k not in ("peer_name", "producer_name", "consumer_name")]
+    return "/".join(parts)
+
+
+def peers_of(item: pytest.Item) -> list[str]:
+    """The peer, or the (producer, consumer) pair, a case runs against."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return [params[k] for k in ("peer_name", "producer_name", "consumer_name") if k in params]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    known: dict[str, dict[str, str]] = config.vgis_known  # type: ignore[attr-defined]
+    for item in items:
+        case_id = case_id_of(item)
+        item.user_properties.append(("vgis_case_id", case_id))
+        for peer in dict.fromkeys(peers_of(item)):
+            reason = known.get(peer, {}).get(case_id)
+            if reason is not None:
+                item.add_marker(pytest.mark.xfail(reason=f"{peer}: {reason}", strict=True, raises=AssertionError))
+
+
+class PeerPool:
+    """The session's peers, started on first use and stopped at the end."""
+
+    def __init__(self, config: pytest.Config, workdir: Path) -> None:
+        self.config = config
+        self.workdir = workdir
+        self.manifests = {m.name: m for m in config.vgis_manifests}  # type: ignore[attr-defined]
+        self.peers: dict[str, Peer] = {}
+        self.unavailable: dict[str, str] = dict(config.vgis_unavailable)  # type: ignore[attr-defined]
+
+    def get(self, name: str) -> Peer:
+        """The running peer, or a loud skip / error when it cannot run."""
+        if name in self.unavailable:
+            message = self.unavailable[name]
+            if self.config.getoption("--require-all-peers"):
+                pytest.fail(f"{UNAVAILABLE_PREFIX}{message} (--require-all-peers)", pytrace=False)
+            pytest.skip(f"{UNAVAILABLE_PREFIX}{message}")
+        peer = self.peers.get(name)
+        if peer is None:
+            peer = Peer(self.manifests[name], self.workdir, timeout=self.config.getoption("--peer-timeout"))
+            try:
+                peer.start()
+            except PeerUnavailable as exc:
+                self.unavailable[name] = str(exc)
+                return self.get(name)
+            self.peers[name] = peer
+        return peer
+
+    def stop(self) -> None:
+        """Stop every peer and remove what any of them left."""
+        for peer in self.peers.values():
+            peer.stop()
+
+
+@pytest.fixture(scope="session")
+def workdir(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """The session's folder for batch files and peer logs (kept for replay)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    path = Path(request.config.vgis_report_dir) / "work" / worker  # type: ignore[attr-defined]
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    yield path
+
+
+@pytest.fixture(scope="session")
+def pool(request: pytest.FixtureRequest, workdir: Path) -> Iterator[PeerPool]:
+    """Every peer of this session."""
+    pool = PeerPool(request.config, workdir)
+    yield pool
+    pool.stop()
+    request.config.vgis_pool_stats = {  # type: ignore[attr-defined]
+        p.name: {"restarts": p.restarts, "segments_created": p.segments_created,
+                 "segments_removed_after_failure": p.segments_removed, "info": p.info}
+        for p in pool.peers.values()
+    }
+
+
+def _require(request: pytest.FixtureRequest, peer: Peer) -> None:
+    marker = request.node.get_closest_marker("needs")
+    missing = sorted(set(marker.args if marker else ()) - peer.capabilities)
+    if missing:
+        pytest.skip(f"{NA_PREFIX}{peer.name} lacks capability {', '.join(missing)}")
+
+
+def _peer_fixture(request: pytest.FixtureRequest, pool: PeerPool, name: str) -> Peer:
+    peer = pool.get(name)
+    _require(request, peer)
+    request.node.vgis_peers = [*getattr(request.node, "vgis_peers", []), peer]
+    return peer
+
+
+@pytest.fixture
+def peer(request: pytest.FixtureRequest, pool: PeerPool, peer_name: str) -> Peer:
+    """The peer under test."""
+    return _peer_fixture(request, pool, peer_name)
+
+
+@pytest.fixture
+def producer(request: pytest.FixtureRequest, pool: PeerPool, producer_name: str) -> Peer:
+    """The peer that creates the segment and writes first in a cross-attach case."""
+    return _peer_fixture(request, pool, producer_name)
+
+
+@pytest.fixture
+def consumer(request: pytest.FixtureRequest, pool: PeerPool, consumer_name: str) -> Peer:
+    """The peer that attaches and resolves first in a cross-attach case."""
+    return _peer_fixture(request, pool, consumer_name)
+
+
+def _outcome(report: pytest.TestReport, call: pytest.CallInfo[None]) -> str:
+    longrepr = str(report.longrepr) if report.longrepr else ""
+    if hasattr(report, "wasxfail"):
+        return EXPECTED_FAILURE if report.skipped else UNEXPECTED_PASS
+    if report.passed:
+        return PASSED
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else longrepr
+        return UNAVAILABLE if UNAVAILABLE_PREFIX in str(reason) else NOT_APPLICABLE
+    if "XPASS(strict)" in longrepr:
+        return UNEXPECTED_PASS
+    if UNAVAILABLE_PREFIX in longrepr:
+        return UNAVAILABLE
+    excinfo = call.excinfo
+    if excinfo is None:
+        return FAILED
+    if excinfo.errisinstance(PeerTimeout):
+        return TIMEOUT
+    if excinfo.errisinstance(PeerFailure):
+        return str(getattr(excinfo.value, "outcome", CRASH))
+    if excinfo.errisinstance((AssertionError, pytest.fail.Exception)):
+        return FAILED
+    return HARNESS_ERROR
+
+
+def _message(report: pytest.TestReport, call: pytest.CallInfo[None]) -> str:
+    if call.excinfo is not None and not report.passed:
+        text = str(call.excinfo.value)
+        return text if text else call.excinfo.typename
+    if isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2])
+    return str(getattr(report, "wasxfail", ""))
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        clauses = item.get_closest_marker("clauses")
+        oracle = item.get_closest_marker("oracle")
+        label = _outcome(report, call)
+        replay = None
+        if label not in (PASSED, NOT_APPLICABLE):
+            replay = {"peers": peers_of(item),
+                      "requests": {p.name: p.history()[-200:] for p in getattr(item, "vgis_peers", [])},
+                      "header_hex": getattr(item, "vgis_header_snapshot", None)}
+        result = CaseResult(
+            case_id=case_id_of(item), peers=peers_of(item), outcome=label,
+            clauses=list(clauses.args) if clauses else [], oracle=str(oracle.args[0]) if oracle else "",
+            message=_message(report, call)[:4000], nodeid=item.nodeid, duration=report.duration, replay=replay,
+        )
+        report.user_properties.append(("vgis_result", json.dumps(result.to_json())))
+        info = {p.name: {**p.info, "language": p.manifest.language} for p in getattr(item, "vgis_peers", [])}
+        report.user_properties.append(("vgis_peer_info", json.dumps(info)))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for key, value in report.user_properties:
+        if key == "vgis_result":
+            _RESULTS.append(CaseResult(**json.loads(value)))
+        elif key == "vgis_peer_info":
+            _PEER_INFO.update(json.loads(value))
+
+
+_RESULTS: list[CaseResult] = []
+_PEER_INFO: dict[str, Any] = {}
+_STARTED = time.time()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    lines = report.summary_lines(_RESULTS, config.vgis_unavailable)  # type: ignore[attr-defined]
+    for line in lines:
+        terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    after = set(os.listdir(memory.SHM_DIR))
+    mine = f"vgis-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}-"
+    leaked = sorted(n for n in after - config.vgis_shm_before if n.startswith(mine))  # type: ignore[attr-defined]
+    for name in leaked:
+        memory.unlink(name)
+    if leaked:
+        print(f"\n[vgis-conformance] removed segments left in /dev/shm: {leaked}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if hasattr(config, "workerinput"):
+        return
+    report_dir: Path = config.vgis_report_dir  # type: ignore[attr-defined]
+    paths = report.write_reports(
+        report_dir, _RESULTS, manifests=config.vgis_manifests,  # type: ignore[attr-defined]
+        unavailable=config.vgis_unavailable, started=_STARTED, peer_info=_PEER_INFO,  # type: ignore[attr-defined]
+        known_files=config.vgis_known_files,  # type: ignore[attr-defined]
+    )
+    config.vgis_report_paths = paths  # type: ignore[attr-defined]

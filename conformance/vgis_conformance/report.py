@@ -1,0 +1,179 @@
+"""Terminal matrices, the JSON report and the static HTML report (docs/reports.md)."""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from vgis_conformance.manifest import Manifest
+from vgis_conformance.outcomes import BAD, EXPECTED_FAILURE, OUTCOMES, SHORT, UNEXPECTED_PASS, CaseResult
+
+REPORT_SCHEMA = "vgis-conformance-report/1"
+KIT_VERSION = "0.1.0"
+
+
+def _cell(results: Iterable[CaseResult]) -> str:
+    counts = Counter(r.outcome for r in results)
+    if not counts:
+        return "-"
+    bad = sum(n for o, n in counts.items() if o in BAD)
+    ok = counts.get("passed", 0)
+    parts = [f"{ok} ok"]
+    if bad:
+        parts.append(f"{bad} BAD")
+    if counts.get(EXPECTED_FAILURE):
+        parts.append(f"{counts[EXPECTED_FAILURE]} xf")
+    if counts.get("not applicable"):
+        parts.append(f"{counts['not applicable']} n/a")
+    return " ".join(parts)
+
+
+def _table(title: str, rows: list[str], cols: list[str], cell: dict[tuple[str, str], str]) -> list[str]:
+    head = [title, *cols]
+    body = [[r, *(cell.get((r, c), "-") for c in cols)] for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return [fmt.format(*head), fmt.format(*("-" * w for w in widths)), *(fmt.format(*b) for b in body)]
+
+
+def peer_group_matrix(results: list[CaseResult]) -> tuple[list[str], list[str], dict[tuple[str, str], str]]:
+    """Peers (rows) by case group (columns), single-peer cases only."""
+    by: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
+    for r in results:
+        if len(r.peers) == 1:
+            by[(r.peers[0], r.group)].append(r)
+    peers = sorted({k[0] for k in by})
+    groups = sorted({k[1] for k in by})
+    return peers, groups, {k: _cell(v) for k, v in by.items()}
+
+
+def pair_matrix(results: list[CaseResult]) -> tuple[list[str], list[str], dict[tuple[str, str], str]]:
+    """Producer (rows) by consumer (columns), cross-attach cases."""
+    by: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
+    for r in results:
+        if len(r.peers) == 2:
+            by[(r.peers[0], r.peers[1])].append(r)
+    names = sorted({n for k in by for n in k})
+    return names, names, {k: _cell(v) for k, v in by.items()}
+
+
+def summary_lines(results: list[CaseResult], unavailable: dict[str, str]) -> list[str]:
+    """What the terminal shows at the end of a run."""
+    lines = ["", "=" * 30 + " VGIS conformance " + "=" * 30]
+    for name, why in sorted(unavailable.items()):
+        lines.append(f"!!! PEER UNAVAILABLE: {name}: {why}")
+    counts = Counter(r.outcome for r in results)
+    lines.append("outcomes: " + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts[o]))
+    rows, cols, cells = peer_group_matrix(results)
+    if rows:
+        lines += ["", *_table("peer \\ group", rows, cols, cells)]
+    rows, cols, cells = pair_matrix(results)
+    if rows:
+        lines += ["", *_table("producer \\ consumer", rows, cols, cells)]
+    bad = [r for r in results if r.outcome in BAD]
+    if bad:
+        lines += ["", "problems:"]
+        for r in sorted(bad, key=lambda r: (r.peers, r.case_id)):
+            first = r.message.strip().splitlines()[0] if r.message.strip() else ""
+            lines.append(f"  [{SHORT[r.outcome]}] {'->'.join(r.peers)} {r.case_id}: {first[:160]}")
+    if any(r.outcome == UNEXPECTED_PASS or r.outcome == "failed" for r in results):
+        lines += ["", "to update the known-failures files from this run:",
+                  "  vgis-conformance known-failures --rewrite"]
+    return lines
+
+
+def write_reports(
+    report_dir: Path, results: list[CaseResult], *, manifests: list[Manifest], unavailable: dict[str, str],
+    started: float, known_files: dict[str, Path | None], peer_info: dict[str, Any],
+) -> dict[str, Path]:
+    """Write report.json and report.html; returns their paths."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    peers = []
+    for m in manifests:
+        info = peer_info.get(m.name, {})
+        peers.append({
+            "name": m.name, "language": m.language, "version": info.get("version"),
+            "arrow": info.get("arrow"), "capabilities": info.get("capabilities"),
+            "available": m.name not in unavailable, "unavailable_reason": unavailable.get(m.name),
+            "known_failures_file": str(known_files.get(m.name)) if known_files.get(m.name) else None,
+        })
+    data = {
+        "schema": REPORT_SCHEMA, "kit_version": KIT_VERSION,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "duration": round(time.time() - started, 3),
+        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+        "peers": peers,
+        "totals": dict(Counter(r.outcome for r in results)),
+        "cases": [r.to_json() for r in sorted(results, key=lambda r: (r.case_id, r.peers))],
+    }
+    json_path = report_dir / "report.json"
+    json_path.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
+    html_path = report_dir / "report.html"
+    html_path.write_text(render_html(data, results))
+    return {"json": json_path, "html": html_path}
+
+
+def _html_table(title: str, rows: list[str], cols: list[str], cells: dict[tuple[str, str], str]) -> str:
+    def cls(text: str) -> str:
+        return "bad" if "BAD" in text else ("ok" if text.endswith("ok") or " ok" in text else "")
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join(
+        f"<tr><th>{html.escape(r)}</th>"
+        + "".join(f'<td class="{cls(cells.get((r, c), "-"))}">{html.escape(cells.get((r, c), "-"))}</td>'
+                  for c in cols) + "</tr>"
+        for r in rows
+    )
+    return f"<h2>{html.escape(title)}</h2><table><tr><th></th>{head}</tr>{body}</table>"
+
+
+def render_html(data: dict[str, Any], results: list[CaseResult]) -> str:
+    """A single static page: peers, both matrices, and every problem with its diff and replay."""
+    parts = [
+        "<!doctype html><meta charset=utf-8><title>VGIS conformance report</title><style>",
+        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}.bad{background:#fbb}.ok{background:#cfc}"
+        "pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px}",
+        "</style><h1>VGIS conformance report</h1>",
+        f"<p>kit {html.escape(str(data['kit_version']))}, started {html.escape(str(data['started']))}, "
+        f"{data['duration']} s, totals {html.escape(json.dumps(data['totals']))}</p>",
+        "<h2>Peers</h2><table><tr><th>peer</th><th>language</th><th>version</th><th>Arrow</th>"
+        "<th>available</th></tr>",
+    ]
+    for p in data["peers"]:
+        arrow = p["arrow"] or {}
+        parts.append(
+            f"<tr><td>{html.escape(p['name'])}</td><td>{html.escape(str(p['language']))}</td>"
+            f"<td>{html.escape(str(p['version']))}</td>"
+            f"<td>{html.escape(str(arrow.get('library')))} {html.escape(str(arrow.get('version')))}</td>"
+            f"<td>{'yes' if p['available'] else html.escape('NO: ' + str(p['unavailable_reason']))}</td></tr>"
+        )
+    parts.append("</table>")
+    parts.append(_html_table("Peers × case groups", *peer_group_matrix(results)))
+    parts.append(_html_table("Cross-attach: producer × consumer", *pair_matrix(results)))
+    bad = [r for r in results if r.outcome in BAD]
+    parts.append(f"<h2>Problems ({len(bad)})</h2>")
+    for r in sorted(bad, key=lambda r: (r.peers, r.case_id)):
+        recipe = f"vgis-conformance replay --report report.json --case '{r.case_id}' --peers {','.join(r.peers)}"
+        parts.append(
+            f"<h3>[{html.escape(r.outcome)}] {html.escape(' -> '.join(r.peers))} {html.escape(r.case_id)}</h3>"
+            f"<p>clauses {html.escape(', '.join(r.clauses))}; oracle {html.escape(r.oracle)}</p>"
+            f"<pre>{html.escape(r.message)}</pre><p>replay: <code>{html.escape(recipe)}</code></p>"
+        )
+        if r.replay and r.replay.get("header_hex"):
+            parts.append(f"<pre>header at failure: {html.escape(str(r.replay['header_hex']))}</pre>")
+    parts.append("<h2>All cases</h2><table><tr><th>case</th><th>peers</th><th>outcome</th><th>clauses</th></tr>")
+    for r in sorted(results, key=lambda r: (r.case_id, r.peers)):
+        klass = "bad" if r.outcome in BAD else ("ok" if r.outcome == "passed" else "")
+        parts.append(
+            f"<tr><td>{html.escape(r.case_id)}</td><td>{html.escape(' -> '.join(r.peers))}</td>"
+            f'<td class="{klass}">{html.escape(r.outcome)}</td><td>{html.escape(", ".join(r.clauses))}</td></tr>'
+        )
+    parts.append("</table>")
+    return "".join(parts)

@@ -1,0 +1,179 @@
+"""Peer-protocol adapter over the reference implementation (reference/vgis).
+
+All of its logic is the protocol: every format decision is the reference's.
+``Handler`` has one method per operation so that the kit's deliberately
+broken peers (tests/broken_peers) can override exactly one behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+
+import vgis
+from vgis import pointer, region
+from vgis.errors import InvalidArgument, Unsupported, VgisError
+from vgis.segment import Segment
+
+Json = dict[str, Any]
+CAPABILITIES = ["allocate", "shrink", "reset", "read", "make_pointer", "maybe_write"]
+
+
+def read_file(path: str) -> tuple[pa.Schema, pa.RecordBatch | None]:
+    """Schema and first batch of an IPC stream file."""
+    with pa.ipc.open_stream(pa.memory_map(path)) as reader:
+        return reader.schema, next(iter(reader), None)
+
+
+def save(path: str, batch: pa.RecordBatch) -> None:
+    """Write one batch as an IPC stream file."""
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+
+
+def to_bytes(md: dict[str, str]) -> pointer.Metadata:
+    return {k.encode(): v.encode() for k, v in md.items()}
+
+
+def to_str(md: pointer.Metadata) -> dict[str, str]:
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in md.items()}
+
+
+class Handler:
+    """One method per protocol operation; segments live in ``self.segments``."""
+
+    name = "python-reference"
+
+    def __init__(self) -> None:
+        self.segments: dict[str, Segment] = {}
+        self._count = 0
+
+    def seg(self, req: Json) -> Segment:
+        handle = req.get("segment")
+        if handle not in self.segments:
+            raise InvalidArgument("-", f"unknown segment handle {handle!r}")
+        return self.segments[handle]
+
+    def _keep(self, segment: Segment) -> Json:
+        self._count += 1
+        handle = f"s{self._count}"
+        self.segments[handle] = segment
+        return {"segment": handle, "name": segment.name, "size": segment.size}
+
+    def op_hello(self, req: Json) -> Json:
+        return {"name": self.name, "version": vgis.__version__, "language": "python", "protocol": 1,
+                "arrow": {"library": "pyarrow", "version": pa.__version__}, "capabilities": CAPABILITIES,
+                "min_batch_bytes": 0}
+
+    def op_shutdown(self, req: Json) -> Json:
+        for segment in self.segments.values():
+            segment.close()
+            if segment.owner:
+                segment.unlink()
+        self.segments.clear()
+        return {}
+
+    def op_create(self, req: Json) -> Json:
+        return self._keep(Segment.create(req["name"], req["size"]))
+
+    def op_attach(self, req: Json) -> Json:
+        return self._keep(Segment.attach(req["name"], req.get("size")))
+
+    def op_close(self, req: Json) -> Json:
+        self.seg(req).close()
+        return {}
+
+    def op_unlink(self, req: Json) -> Json:
+        self.seg(req).unlink()
+        return {}
+
+    def op_header(self, req: Json) -> Json:
+        return {"hex": self.seg(req).header_bytes(int(req["length"])).hex()}
+
+    def op_allocate(self, req: Json) -> Json:
+        return {"offset": self.seg(req).allocator.allocate(int(req["size"]))}
+
+    def op_free(self, req: Json) -> Json:
+        self.seg(req).allocator.free(int(req["offset"]))
+        return {}
+
+    def op_allocations(self, req: Json) -> Json:
+        return {"entries": [list(e) for e in self.seg(req).allocator.entries()]}
+
+    def op_shrink(self, req: Json) -> Json:
+        self.seg(req).allocator.shrink(int(req["offset"]), int(req["length"]))
+        return {}
+
+    def op_reset(self, req: Json) -> Json:
+        self.seg(req).allocator.reset()
+        return {}
+
+    def op_write(self, req: Json) -> Json:
+        _, batch = read_file(req["batch"])
+        if batch is None:
+            raise InvalidArgument("WRITE-4", "batch file holds no batch")
+        placed = region.write_batch(self.seg(req), batch)
+        return {"offset": None, "length": None} if placed is None else {"offset": placed[0], "length": placed[1]}
+
+    def op_read(self, req: Json) -> Json:
+        schema, _ = read_file(req["schema"])
+        batch = region.read_batch(self.seg(req), int(req["offset"]), int(req["length"]), schema)
+        save(req["out"], batch)
+        return {"rows": batch.num_rows}
+
+    def op_make_pointer(self, req: Json) -> Json:
+        schema, _ = read_file(req["schema"])
+        batch, md = pointer.make_pointer(schema, int(req["offset"]), int(req["length"]))
+        save(req["out"], batch)
+        return {"metadata": to_str(md)}
+
+    def op_resolve(self, req: Json) -> Json:
+        schema, batch = read_file(req["batch"])
+        res = pointer.resolve(batch if batch is not None else pointer.empty_batch(schema),
+                              to_bytes(req.get("metadata") or {}), self.seg(req))
+        save(req["out"], res.batch)
+        return {"pointer": res.release_offset is not None, "release_offset": res.release_offset,
+                "metadata": to_str(res.metadata)}
+
+    def op_maybe_write(self, req: Json) -> Json:
+        schema, batch = read_file(req["batch"])
+        given = batch if batch is not None else pointer.empty_batch(schema)
+        out, md = pointer.maybe_write(given, to_bytes(req.get("metadata") or {}), self.seg(req))
+        save(req["out"], out)
+        return {"pointer": out is not given, "metadata": to_str(md)}
+
+
+def serve(handler: Handler, stdin: Any = None, stdout: Any = None) -> None:
+    """Answer requests line by line until ``shutdown`` or end of input."""
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
+    for line in stdin:
+        if not line.strip():
+            continue
+        req_id: Any = None
+        op = ""
+        try:
+            req = json.loads(line)
+            req_id, op = req.get("id"), str(req.get("op"))
+            method: Callable[[Json], Json] | None = getattr(handler, f"op_{op}", None)
+            if method is None:
+                raise Unsupported("-", f"unknown or unsupported op {op!r}")
+            resp = {"id": req_id, "ok": True, **method(req)}
+        except VgisError as exc:
+            resp = {"id": req_id, "ok": False, "error": {"kind": exc.kind, "message": str(exc)}}
+        except (KeyError, TypeError, ValueError) as exc:
+            resp = {"id": req_id, "ok": False, "error": {"kind": "bad_request", "message": repr(exc)}}
+        except Exception as exc:
+            resp = {"id": req_id, "ok": False, "error": {"kind": "internal", "message": repr(exc)}}
+        stdout.write(json.dumps(resp) + "\n")
+        stdout.flush()
+        if op == "shutdown":
+            return
+    handler.op_shutdown({})
+
+
+if __name__ == "__main__":
+    serve(Handler())
