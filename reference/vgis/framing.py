@@ -104,7 +104,8 @@ def decode_region(region: pa.Buffer, schema: pa.Schema) -> pa.RecordBatch:
         source = region
         clause = "FRAME-1"
     else:
-        source = pa.py_buffer(schema_message(schema) + region.to_pybytes() + EOS)
+        # No EOS appended: a truncated last message must fail, not borrow the EOS bytes as body.
+        source = pa.py_buffer(schema_message(schema) + region.to_pybytes())
         clause = "FRAME-3"
     try:
         reader = ipc.open_stream(source)
