@@ -10,7 +10,7 @@ from pathlib import Path
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
 PEERS_DIR = KIT_ROOT / "peers"
-OPTIONAL_CAPABILITIES = ("allocate", "shrink", "reset", "read", "make_pointer", "maybe_write", "bench")
+OPTIONAL_CAPABILITIES = ("allocate", "shrink", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench")
 
 
 @dataclass(frozen=True)

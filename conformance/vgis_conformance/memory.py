@@ -7,12 +7,12 @@ without trusting any implementation, the reference included.
 
 from __future__ import annotations
 
+import _posixshmem
 import mmap
 import os
 from pathlib import Path
 
-import _posixshmem
-
+from vgis.allocator import Allocator
 from vgis.header import HEADER_SIZE, Header, decode, meaningful_length
 
 SHM_DIR = Path("/dev/shm")
@@ -75,6 +75,28 @@ class Mapping:
     def fill_data(self, value: int = CANARY) -> None:
         """Lay a canary over the whole data region."""
         self._map[HEADER_SIZE:] = bytes([value]) * (self.size - HEADER_SIZE)
+
+    def place(self, data: bytes) -> int | None:
+        """Allocate first-fit with the reference allocator and copy ``data`` there.
+
+        The harness plays writer this way when a peer is to read golden bytes.
+        """
+        view = memoryview(self._map)
+        try:
+            offset = Allocator(view, self.size).allocate(len(data))
+        finally:
+            view.release()
+        if offset is not None:
+            self.write(offset, data)
+        return offset
+
+    def free(self, offset: int) -> None:
+        """Free with the reference allocator (for peers that cannot)."""
+        view = memoryview(self._map)
+        try:
+            Allocator(view, self.size).free(offset)
+        finally:
+            view.release()
 
     def close(self) -> None:
         """Unmap."""

@@ -24,8 +24,19 @@ from vgis_conformance import memory, report
 from vgis_conformance.builder import PeerUnavailable, ensure_built
 from vgis_conformance.manifest import KIT_ROOT, Manifest, from_command, registry
 from vgis_conformance.outcomes import (
-    CRASH, EXPECTED_FAILURE, FAILED, HARNESS_ERROR, NA_PREFIX, NOT_APPLICABLE, PASSED, PEER_PARAMS, TIMEOUT,
-    UNAVAILABLE, UNAVAILABLE_PREFIX, UNEXPECTED_PASS, CaseResult, read_known_failures,
+    CRASH,
+    EXPECTED_FAILURE,
+    FAILED,
+    HARNESS_ERROR,
+    NA_PREFIX,
+    NOT_APPLICABLE,
+    PASSED,
+    TIMEOUT,
+    UNAVAILABLE,
+    UNAVAILABLE_PREFIX,
+    UNEXPECTED_PASS,
+    CaseResult,
+    read_known_failures,
 )
 from vgis_conformance.peer import Peer
 from vgis_conformance.protocol import PeerFailure, PeerTimeout
@@ -301,9 +312,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for key, value in report.user_properties:
         if key == "vgis_result":
-            _RESULTS.append(CaseResult(**json.loads(value)))
+            _RESULTS.append(CaseResult(**json.loads(str(value))))
         elif key == "vgis_peer_info":
-            _PEER_INFO.update(json.loads(value))
+            _PEER_INFO.update(json.loads(str(value)))
 
 
 _RESULTS: list[CaseResult] = []

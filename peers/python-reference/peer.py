@@ -13,14 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
-
 import vgis
 from vgis import pointer, region
 from vgis.errors import InvalidArgument, Unsupported, VgisError
 from vgis.segment import Segment
 
 Json = dict[str, Any]
-CAPABILITIES = ["allocate", "shrink", "reset", "read", "make_pointer", "maybe_write"]
+CAPABILITIES = ["allocate", "shrink", "reset", "read", "make_pointer", "maybe_write", "advertise"]
 
 
 def read_file(path: str) -> tuple[pa.Schema, pa.RecordBatch | None]:
@@ -145,6 +144,9 @@ class Handler:
         out, md = pointer.maybe_write(given, to_bytes(req.get("metadata") or {}), self.seg(req))
         save(req["out"], out)
         return {"pointer": out is not given, "metadata": to_str(md)}
+
+    def op_advertise(self, req: Json) -> Json:
+        return {"metadata": to_str(pointer.advertise(self.seg(req)))}
 
 
 def serve(handler: Handler, stdin: Any = None, stdout: Any = None) -> None:

@@ -1,0 +1,154 @@
+"""Allocator behaviour beyond the header recipes (ALLOC-*), including hostile tables."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from vgis.header import HEADER_SIZE, MAX_ALLOCS
+from vgis_conformance.kit import Kit, Seg, header_mismatch, ok, rejects
+from vgis_conformance.peer import Peer
+
+SIZE = HEADER_SIZE + 64 * 1024
+END = SIZE
+
+
+def plant_table(seg: Seg, entries: list[tuple[int, int]], count: int | None = None) -> None:
+    """Write a table straight into the header, as a buggy peer might have."""
+    flat = [v for e in entries for v in e]
+    seg.map.write(24, struct.pack(f"<{len(flat)}Q", *flat))
+    seg.map.write(16, struct.pack("<I", len(entries) if count is None else count))
+
+
+def assert_unchanged(seg: Seg, before: bytes, what: str) -> None:
+    problem = header_mismatch(before, seg.map.header_bytes(full=True)[: len(before)], what)
+    assert not problem, f"ERR-1: {problem}"
+
+
+@pytest.mark.clauses("ALLOC-5", "ERR-1")
+@pytest.mark.oracle("error-kind")
+@pytest.mark.needs("allocate")
+def test_free_unknown_offset(peer: Peer, kit: Kit) -> None:
+    seg = kit.create(peer, SIZE)
+    offset = ok(peer, "allocate", segment=seg.handle(peer), size=100)["offset"]
+    before = seg.map.header_bytes(full=True)
+    for bad in (offset + 1, offset + 100, HEADER_SIZE + 4096, 0):
+        rejects(peer, ["no_allocation"], "free", segment=seg.handle(peer), offset=bad)
+        assert_unchanged(seg, before, f"after free({bad})")
+
+
+@pytest.mark.clauses("ALLOC-4")
+@pytest.mark.oracle("header")
+@pytest.mark.needs("allocate")
+def test_allocate_zero(peer: Peer, kit: Kit) -> None:
+    seg = kit.create(peer, SIZE)
+    before = seg.map.header_bytes(full=True)
+    try:
+        result = peer.call("allocate", segment=seg.handle(peer), size=0)
+        assert result["offset"] is None, f"allocate(0) created an entry at {result['offset']}"
+    except Exception as exc:
+        assert getattr(exc, "kind", None) == "bad_request", f"allocate(0) failed with {exc}"
+    assert_unchanged(seg, before, "after allocate(0)")
+
+
+@pytest.mark.clauses("ALLOC-3", "ERR-1")
+@pytest.mark.oracle("header")
+@pytest.mark.needs("allocate")
+@pytest.mark.parametrize("size", [SIZE - HEADER_SIZE + 1, 1 << 40])
+def test_no_gap_is_null(peer: Peer, kit: Kit, size: int) -> None:
+    seg = kit.create(peer, SIZE)
+    before = seg.map.header_bytes(full=True)
+    assert ok(peer, "allocate", segment=seg.handle(peer), size=size)["offset"] is None
+    assert_unchanged(seg, before, f"after allocate({size}) that does not fit")
+
+
+@pytest.mark.clauses("ALLOC-3")
+@pytest.mark.oracle("header")
+@pytest.mark.needs("allocate")
+def test_planted_full_table_is_null(peer: Peer, kit: Kit) -> None:
+    seg = kit.create(peer, HEADER_SIZE + 8 * MAX_ALLOCS + 1024)
+    plant_table(seg, [(HEADER_SIZE + 8 * i, 8) for i in range(MAX_ALLOCS)])
+    before = seg.map.header_bytes(full=True)
+    assert ok(peer, "allocate", segment=seg.handle(peer), size=8)["offset"] is None
+    assert_unchanged(seg, before, "allocate on a full table")
+
+
+@pytest.mark.clauses("ALLOC-6", "ERR-1")
+@pytest.mark.oracle("error-kind")
+@pytest.mark.needs("allocate", "shrink")
+def test_shrink_rejections(peer: Peer, kit: Kit) -> None:
+    seg = kit.create(peer, SIZE)
+    offset = ok(peer, "allocate", segment=seg.handle(peer), size=1000)["offset"]
+    before = seg.map.header_bytes(full=True)
+    rejects(peer, ["bad_request"], "shrink", segment=seg.handle(peer), offset=offset, length=1001)
+    rejects(peer, ["bad_request"], "shrink", segment=seg.handle(peer), offset=offset, length=0)
+    rejects(peer, ["no_allocation"], "shrink", segment=seg.handle(peer), offset=offset + 8, length=10)
+    assert_unchanged(seg, before, "after rejected shrinks")
+
+
+@pytest.mark.clauses("ALLOC-7", "HDR-9")
+@pytest.mark.oracle("byte-exact")
+@pytest.mark.needs("allocate", "reset")
+def test_reset_touches_only_count(peer: Peer, kit: Kit) -> None:
+    seg = kit.create(peer, SIZE)
+    for size in (100, 200, 300):
+        ok(peer, "allocate", segment=seg.handle(peer), size=size)
+    before = seg.map.header_bytes(full=True)
+    ok(peer, "reset", segment=seg.handle(peer))
+    after = seg.map.header_bytes(full=True)
+    expected = before[:16] + bytes(4) + before[20:]
+    assert after == expected, header_mismatch(expected, after[: len(before)], "after reset")
+
+
+@pytest.mark.clauses("ALLOC-9", "WRITE-3")
+@pytest.mark.oracle("canary")
+@pytest.mark.needs("allocate", "shrink", "reset")
+def test_table_ops_never_touch_data(peer: Peer, kit: Kit) -> None:
+    seg = kit.create(peer, SIZE)
+    seg.map.fill_data()
+    data = seg.map.data()
+    h = seg.handle(peer)
+    a = ok(peer, "allocate", segment=h, size=1000)["offset"]
+    b = ok(peer, "allocate", segment=h, size=2000)["offset"]
+    ok(peer, "shrink", segment=h, offset=b, length=10)
+    ok(peer, "free", segment=h, offset=a)
+    ok(peer, "reset", segment=h)
+    assert seg.map.data() == data, "ALLOC-9: a table operation wrote into the data region"
+
+
+HOSTILE = {
+    "unsorted": [(END - 8, 8), (HEADER_SIZE, 8)],
+    "overlapping": [(HEADER_SIZE, 1000), (HEADER_SIZE + 500, 1000)],
+    "past-end": [(HEADER_SIZE, 8), (END + 4096, 100)],
+    "straddles-end": [(HEADER_SIZE, 8), (END - 100, 1000)],
+    "inside-header": [(100, 65_536), (HEADER_SIZE + 64, 8)],
+    "zero-length": [(HEADER_SIZE, 0), (HEADER_SIZE + 16, 8)],
+    "duplicate-offsets": [(HEADER_SIZE, 100), (HEADER_SIZE, 200)],
+    "huge-length": [(HEADER_SIZE + 8, (1 << 64) - 1 - HEADER_SIZE - 8)],
+}
+
+
+@pytest.mark.clauses("ALLOC-8", "HDR-10")
+@pytest.mark.oracle("safety")
+@pytest.mark.needs("allocate")
+@pytest.mark.parametrize("table", list(HOSTILE))
+@pytest.mark.parametrize("size", [8, 1000, SIZE - HEADER_SIZE - 16])
+def test_hostile_table(peer: Peer, kit: Kit, table: str, size: int) -> None:
+    seg = kit.create(peer, SIZE)
+    planted = HOSTILE[table]
+    plant_table(seg, planted)
+    seg.map.fill_data()
+    data = seg.map.data()
+    try:
+        offset = ok(peer, "allocate", segment=seg.handle(peer), size=size)["offset"]
+    except AssertionError as exc:
+        assert "bad_header" in str(exc), exc
+        return
+    assert seg.map.data() == data, "ALLOC-8: allocate wrote into the data region"
+    if offset is None:
+        return
+    assert offset >= HEADER_SIZE and offset + size <= END, f"ALLOC-8: got [{offset}, {offset + size}) outside the data"
+    for o, n in planted:
+        assert offset + size <= o or offset >= o + n, f"ALLOC-8: [{offset}, +{size}) overlaps listed entry ({o}, {n})"
+    entries = seg.map.header().entries
+    assert sorted([*planted, (offset, size)]) == sorted(entries), f"table after allocate is {list(entries)}"

@@ -1,0 +1,83 @@
+"""Framing in both directions for every fixtures/ipc batch (WRITE-*, FRAME-*)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from vgis.header import HEADER_SIZE
+from vgis.pointer import LENGTH_KEY, OFFSET_KEY, SOURCE_KEY, empty_batch
+from vgis_conformance.checks import BYTE_EXACT_LIBRARIES, check_write
+from vgis_conformance.fixtures import IpcCase, ipc_cases
+from vgis_conformance.kit import Kit, Seg, ok
+from vgis_conformance.peer import Peer
+
+CASES = ipc_cases()
+PARAMS = [pytest.param(c, id=c.name, marks=pytest.mark.clauses(*c.clauses)) for c in CASES]
+
+
+def size_for(case: IpcCase) -> int:
+    return HEADER_SIZE + max(1 << 20, 3 * len(case.region))
+
+
+def resolve_at(kit: Kit, peer: Peer, seg: Seg, schema: pa.Schema, offset: int, length: int,
+               extra: dict[str, str] | None = None) -> tuple[pa.RecordBatch, dict[str, object]]:
+    """Have ``peer`` resolve a pointer to ``(offset, length)``; returns the batch and the answer."""
+    metadata = {**(extra or {}), OFFSET_KEY.decode(): str(offset), LENGTH_KEY.decode(): str(length)}
+    out = kit.out()
+    answer = ok(peer, "resolve", segment=seg.handle(peer), batch=kit.batch_file(empty_batch(schema)),
+                metadata=metadata, out=out)
+    return kit.load(out), answer
+
+
+def release(peer: Peer, seg: Seg, offset: int) -> None:
+    """The resolving side frees (PTR-6); the harness frees for a peer that cannot."""
+    if "allocate" in peer.capabilities:
+        ok(peer, "free", segment=seg.handle(peer), offset=offset)
+    else:
+        seg.map.free(offset)
+
+
+@pytest.mark.oracle("decoded-equal; byte-exact on Arrow C++")
+@pytest.mark.parametrize("case", PARAMS)
+def test_write(peer: Peer, kit: Kit, case: IpcCase) -> None:
+    seg = kit.create(peer, size_for(case))
+    seg.map.fill_data()
+    before = list(seg.map.header().entries)
+    answer = ok(peer, "write", segment=seg.handle(peer), batch=str(case.arrows_path))
+    golden = case.region if peer.arrow_library in BYTE_EXACT_LIBRARIES else None
+    check_write(seg, before, answer["offset"], answer["length"], case.batch, golden)
+    release(peer, seg, int(answer["offset"]))
+    assert list(seg.map.header().entries) == before, "the table is not back where it started after free"
+
+
+@pytest.mark.oracle("decoded-equal")
+@pytest.mark.parametrize("case", PARAMS)
+def test_read_golden(peer: Peer, kit: Kit, case: IpcCase) -> None:
+    seg = kit.create(peer, size_for(case))
+    before = list(seg.map.header().entries)
+    offset = seg.map.place(case.region)
+    assert offset is not None
+    batch, answer = resolve_at(kit, peer, seg, case.batch.schema, offset, len(case.region))
+    assert answer["pointer"] is True and answer["release_offset"] == offset, answer
+    assert batch.equals(case.batch), f"decoded-equal: got\n{batch}\nexpected\n{case.batch}"
+    assert answer["metadata"] == {SOURCE_KEY.decode(): seg.name}, answer["metadata"]
+    release(peer, seg, offset)
+    assert list(seg.map.header().entries) == before
+
+
+TRAILING = [c for c in CASES if c.name in ("signed-ints", "dict-int8-utf8")]
+TRAILERS = {"zeros": b"\x00" * 8, "garbage": b"\xff" * 8 + b"garbage!", "second-eos": b"\xff\xff\xff\xff" + bytes(4)}
+
+
+@pytest.mark.clauses("FRAME-6")
+@pytest.mark.oracle("decoded-equal")
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in TRAILING])
+@pytest.mark.parametrize("trailer", list(TRAILERS))
+def test_trailing_bytes_ignored(peer: Peer, kit: Kit, case: IpcCase, trailer: str) -> None:
+    seg = kit.create(peer, size_for(case))
+    data = case.region + TRAILERS[trailer]
+    offset = seg.map.place(data)
+    assert offset is not None
+    batch, _ = resolve_at(kit, peer, seg, case.batch.schema, offset, len(data))
+    assert batch.equals(case.batch), f"with {trailer} trailing bytes: got\n{batch}"
+    release(peer, seg, offset)

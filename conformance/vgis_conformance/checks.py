@@ -1,0 +1,104 @@
+"""Checks shared by several case files: what a written region must look like."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from vgis.framing import Framing, decode_region, framing_of, walk
+from vgis.header import HEADER_SIZE
+
+from vgis_conformance.kit import Seg
+from vgis_conformance.memory import CANARY
+
+BYTE_EXACT_LIBRARIES = frozenset({"pyarrow", "arrow-cpp"})
+
+
+def first_difference(expected: bytes, got: bytes) -> str:
+    """Where two byte strings first differ, with a little context."""
+    n = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
+    return (f"lengths {len(expected)} vs {len(got)}; first difference at byte {n}: "
+            f"expected {expected[n:n + 16].hex()} got {got[n:n + 16].hex()}")
+
+
+def check_region_bytes(region: bytes, schema: pa.Schema, dictionary_fields: int) -> list[str]:
+    """Byte-level framing problems of a region (FRAME-1..5, FRAME-8); [] when clean."""
+    problems: list[str] = []
+    try:
+        messages, end = walk(region)
+    except Exception as exc:
+        return [f"region is not a sequence of encapsulated messages: {exc}"]
+    kinds = [m.kind for m in messages]
+    for m in messages:
+        if m.prefix != 8:
+            problems.append(f"FRAME-2: message at byte {m.offset} lacks the FF FF FF FF continuation marker")
+        if m.offset % 8:
+            problems.append(f"FRAME-2: message at byte {m.offset} is not 8-byte aligned")
+        if m.kind != "eos" and (m.prefix + m.metadata_length) % 8:
+            problems.append(f"FRAME-2: metadata of message at byte {m.offset} does not end 8-aligned")
+        if m.body_length % 8:
+            problems.append(f"FRAME-2: body of message at byte {m.offset} is {m.body_length} bytes, not 8-aligned")
+    if end != len(region):
+        problems.append(f"reported length {len(region)} but the messages end at byte {end}")
+    batches = kinds.count("record batch")
+    if batches != 1:
+        problems.append(f"expected exactly one record batch message, found {batches} in {kinds}")
+    if kinds.count("dictionary") > dictionary_fields:
+        problems.append(f"FRAME-5: {kinds.count('dictionary')} dictionary messages for {dictionary_fields} "
+                        "dictionary fields (deltas or repeats)")
+    if framing_of(schema) is Framing.STREAM:
+        if not kinds or kinds[0] != "schema":
+            problems.append(f"FRAME-1: stream framing must start with a schema message, got {kinds[:1]}")
+        if not kinds or kinds[-1] != "eos":
+            problems.append(f"FRAME-1: stream framing must end with EOS, got {kinds[-1:]}")
+    else:
+        if "schema" in kinds:
+            problems.append("FRAME-3: dictionary framing must not contain a schema message")
+        if "eos" in kinds:
+            problems.append("FRAME-3: dictionary framing must not contain an EOS marker")
+        if kinds[:1] != ["dictionary"]:
+            problems.append(f"FRAME-3: dictionary framing must start with a dictionary message, got {kinds[:1]}")
+    return problems
+
+
+def count_dictionary_fields(schema: pa.Schema) -> int:
+    """Dictionary-encoded fields at any depth."""
+    def count(t: pa.DataType) -> int:
+        own = 1 if pa.types.is_dictionary(t) else 0
+        inner = t.value_type if pa.types.is_dictionary(t) else t
+        return own + sum(count(inner.field(i).type) for i in range(getattr(inner, "num_fields", 0)))
+    return sum(count(f.type) for f in schema)
+
+
+def first_dirty(data: bytes, lo: int, hi: int) -> int | None:
+    """Index of the first non-canary byte in ``data[lo:hi]``, or None."""
+    chunk = data[lo:hi]
+    rest = chunk.lstrip(bytes([CANARY]))
+    return None if not rest else lo + len(chunk) - len(rest)
+
+
+def check_write(seg: Seg, before: list[tuple[int, int]], offset: int | None, length: int | None,
+                batch: pa.RecordBatch, golden: bytes | None) -> pa.RecordBatch:
+    """Everything WRITE-1/3 and FRAME-* say about one write; returns the decoded batch."""
+    assert offset is not None and length is not None, "the writer said the batch does not fit a segment sized for it"
+    entries = list(seg.map.header().entries)
+    new = [e for e in entries if e not in before]
+    mine = [e for e in entries if e[0] == offset]
+    assert mine, f"WRITE-1: reported offset {offset} starts no entry; table is {entries}"
+    entry_offset, entry_length = mine[0]
+    assert mine[0] in new, f"WRITE-1: entry {mine[0]} existed before the write"
+    assert length <= entry_length, f"WRITE-1: region length {length} exceeds its entry {mine[0]}"
+    data = seg.map.data()
+    start, end = entry_offset - HEADER_SIZE, entry_offset - HEADER_SIZE + entry_length
+    outside = [i + HEADER_SIZE for i in (first_dirty(data, 0, start), first_dirty(data, end, len(data)))
+               if i is not None]
+    assert not outside, f"WRITE-3: bytes written outside the entry {mine[0]}, first at offset(s) {outside}"
+    dirty = first_dirty(data, start + length, end)
+    assert dirty is None, (f"reported length {length}, but bytes after it were written too, "
+                           f"first at offset {dirty + HEADER_SIZE}")
+    region = seg.map.read(offset, length)
+    problems = check_region_bytes(region, batch.schema, count_dictionary_fields(batch.schema))
+    assert not problems, "framing problems:\n  " + "\n  ".join(problems)
+    decoded = decode_region(pa.py_buffer(region), batch.schema)
+    assert decoded.equals(batch), f"decoded-equal: the region decodes to\n{decoded}\nexpected\n{batch}"
+    if golden is not None:
+        assert region == golden, "byte-exact (FRAME-9): " + first_difference(golden, region)
+    return decoded

@@ -1,0 +1,189 @@
+"""``vgis-conformance``: run the matrix, check a new peer, replay a failure, manage fixtures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+
+from vgis_conformance.manifest import KIT_ROOT, Manifest, from_command, registry
+from vgis_conformance.outcomes import (
+    EXPECTED_FAILURE,
+    FAILED,
+    UNEXPECTED_PASS,
+    read_known_failures,
+    write_known_failures,
+)
+
+DEFAULT_REPORT = KIT_ROOT / "reports" / "report.json"
+
+
+def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
+    """The main job: the conformance matrix over the default peers, reports in reports/."""
+    argv = [sys.executable, "-m", "pytest", str(KIT_ROOT / "conformance"), "-q", "-p", "no:cacheprovider"]
+    if args.jobs != "0":
+        argv += ["-n", args.jobs]
+    if args.require_all_peers:
+        argv.append("--require-all-peers")
+    for name in args.peer:
+        argv += ["--peer", name]
+    code = subprocess.call(argv + extra, cwd=KIT_ROOT)
+    print(f"[vgis-conformance] reports: {KIT_ROOT / 'reports'} (report.json, report.html, junit.xml)")
+    return code
+
+
+def _manifest(args: argparse.Namespace) -> Manifest:
+    if args.peer_cmd:
+        return from_command(args.peer_cmd)
+    peers = registry()
+    if args.peer not in peers:
+        raise SystemExit(f"unknown peer {args.peer!r}; registered: {sorted(peers)}")
+    return peers[args.peer]
+
+
+def cmd_doctor(args: argparse.Namespace, extra: list[str]) -> int:
+    """Check a peer's handshake and framing before the suite runs."""
+    from vgis import region
+    from vgis.segment import Segment
+
+    from vgis_conformance.peer import Peer, save_batch, segment_name
+    from vgis_conformance.protocol import PeerError, PeerFailure
+
+    manifest = _manifest(args)
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        peer = Peer(manifest, Path(tmp), timeout=args.timeout)
+        try:
+            peer.start()
+            print(f"ok   hello: {json.dumps(peer.info)}")
+            seg = peer.call("create", name=segment_name("doctor"), size=65_536 + (1 << 20))
+            print(f"ok   create: {seg}")
+            batch = pa.record_batch({"a": pa.array(range(100), pa.int64()), "s": pa.array([str(i) for i in range(100)])})
+            written = peer.call("write", segment=seg["segment"], batch=str(save_batch(Path(tmp) / "b.arrows", batch)))
+            print(f"ok   write: {written}")
+            ref = Segment.attach(seg["name"], seg["size"])
+            try:
+                got = region.read_batch(ref, written["offset"], written["length"], batch.schema)
+                if not got.equals(batch):
+                    problems.append("the written region decodes (reference) to a different batch")
+                else:
+                    print("ok   the region decodes through the reference to the same batch")
+                del got
+            finally:
+                ref.close()
+            peer.call("close", segment=seg["segment"])
+            peer.call("unlink", segment=seg["segment"])
+            print("ok   close and unlink")
+        except (PeerFailure, PeerError, KeyError, TypeError) as exc:
+            problems.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            peer.stop()
+    for p in problems:
+        print(f"FAIL {p}")
+    return 1 if problems else 0
+
+
+def cmd_replay(args: argparse.Namespace, extra: list[str]) -> int:
+    """Send a failed case's recorded requests to fresh peers and print every answer."""
+    from vgis_conformance.peer import Peer
+    from vgis_conformance.protocol import PeerError, PeerFailure
+
+    data = json.loads(Path(args.report).read_text())
+    matches = [c for c in data["cases"] if c["case_id"] == args.case
+               and (not args.peers or c["peers"] == args.peers.split(","))]
+    if not matches or not matches[0].get("replay"):
+        print(f"no replay recipe for {args.case} in {args.report}")
+        return 2
+    recipe = matches[0]["replay"]
+    print(f"header at failure: {recipe.get('header_hex')}")
+    peers = registry()
+    for name, requests in recipe["requests"].items():
+        with tempfile.TemporaryDirectory() as tmp:
+            peer = Peer(peers[name], Path(tmp))
+            try:
+                for req in requests:
+                    args_ = {k: v for k, v in req.items() if k not in ("id", "op")}
+                    try:
+                        print(f"{name} {req['op']} {json.dumps(args_)}\n  -> {json.dumps(peer.call(req['op'], **args_))}")
+                    except PeerError as exc:
+                        print(f"{name} {req['op']} {json.dumps(args_)}\n  -> ERROR {exc.kind}: {exc.message}")
+            except PeerFailure as exc:
+                print(f"{name}: {exc}")
+            finally:
+                peer.stop()
+    return 0
+
+
+def cmd_known_failures(args: argparse.Namespace, extra: list[str]) -> int:
+    """Rewrite known-failures files from a report: add new failures, drop what now passes."""
+    data = json.loads(Path(args.report).read_text())
+    peers = registry()
+    by_peer: dict[str, dict[str, str]] = {}
+    for case in data["cases"]:
+        if len(case["peers"]) != 1 and not case["peers"]:
+            continue
+        for name in dict.fromkeys(case["peers"]):
+            if name not in peers or (args.peer and name not in args.peer):
+                continue
+            listed = by_peer.setdefault(name, dict(read_known_failures(peers[name].known_failures)))
+            if case["outcome"] == UNEXPECTED_PASS:
+                listed.pop(case["case_id"], None)
+            elif case["outcome"] == FAILED and case["case_id"] not in listed:
+                first = (case["message"].strip().splitlines() or ["failed"])[0]
+                listed[case["case_id"]] = f"TODO explain: {first[:120]}"
+            elif case["outcome"] == EXPECTED_FAILURE:
+                listed.setdefault(case["case_id"], "still failing")
+    for name, entries in sorted(by_peer.items()):
+        path = peers[name].known_failures or peers[name].folder / "known-failures.txt"
+        if args.rewrite:
+            write_known_failures(path, entries, name)
+            print(f"rewrote {path} ({len(entries)} cases)")
+        else:
+            print(f"{name}: {len(entries)} known failures (use --rewrite to write {path})")
+    return 0
+
+
+def cmd_fixtures(args: argparse.Namespace, extra: list[str]) -> int:
+    """Delegate to the fixtures generator."""
+    from vgis_conformance import fixtures
+
+    return fixtures.main(extra)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``vgis-conformance`` console script."""
+    parser = argparse.ArgumentParser(prog="vgis-conformance", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="build the peers and run the conformance matrix (extra args go to pytest)")
+    run.add_argument("--peer", action="append", default=[])
+    run.add_argument("--require-all-peers", action="store_true")
+    run.add_argument("-n", "--jobs", default="auto", help="xdist workers (0: serial)")
+    doctor = sub.add_parser("doctor", help="check a new peer's handshake and framing")
+    group = doctor.add_mutually_exclusive_group(required=True)
+    group.add_argument("--peer-cmd")
+    group.add_argument("--peer")
+    doctor.add_argument("--timeout", type=float, default=10.0)
+    replay = sub.add_parser("replay", help="re-run a failed case's requests from a report")
+    replay.add_argument("--report", default=str(DEFAULT_REPORT))
+    replay.add_argument("--case", required=True)
+    replay.add_argument("--peers", default="")
+    known = sub.add_parser("known-failures", help="update known-failures files from a report")
+    known.add_argument("--report", default=str(DEFAULT_REPORT))
+    known.add_argument("--peer", action="append", default=[])
+    known.add_argument("--rewrite", action="store_true")
+    sub.add_parser("fixtures", help="regenerate or check the golden fixtures (--regenerate / --check)")
+    args, extra = parser.parse_known_args(argv)
+    handlers = {"run": cmd_run, "doctor": cmd_doctor, "replay": cmd_replay, "known-failures": cmd_known_failures,
+                "fixtures": cmd_fixtures}
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    return handlers[args.command](args, extra)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
