@@ -12,7 +12,6 @@ import hashlib
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 from vgis_conformance.manifest import Manifest
 
