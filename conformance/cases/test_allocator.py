@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
+
 from vgis.header import HEADER_SIZE, MAX_ALLOCS
 from vgis_conformance.kit import Kit, Seg, header_mismatch, ok, rejects
 from vgis_conformance.peer import Peer

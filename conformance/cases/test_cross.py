@@ -7,6 +7,7 @@ the producer then sees the free. A peer paired with itself is included.
 from __future__ import annotations
 
 import pytest
+
 from vgis.header import HEADER_SIZE
 from vgis.pointer import LENGTH_KEY, OFFSET_KEY
 from vgis_conformance import memory

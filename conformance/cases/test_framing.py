@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
+
 from vgis.header import HEADER_SIZE
 from vgis.pointer import LENGTH_KEY, OFFSET_KEY, SOURCE_KEY, empty_batch
 from vgis_conformance.checks import BYTE_EXACT_LIBRARIES, check_write

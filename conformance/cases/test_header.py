@@ -6,6 +6,7 @@ import os
 import stat
 
 import pytest
+
 from vgis.header import HEADER_SIZE, MAGIC
 from vgis_conformance.fixtures import HeaderCase, apply_op, header_cases
 from vgis_conformance.kit import Kit, header_mismatch, ok

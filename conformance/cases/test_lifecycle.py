@@ -8,6 +8,7 @@ import struct
 from collections.abc import Iterator
 
 import pytest
+
 from vgis.header import HEADER_SIZE
 from vgis.segment import Segment
 from vgis_conformance import memory

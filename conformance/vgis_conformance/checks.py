@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pyarrow as pa
+
 from vgis.framing import Framing, decode_region, framing_of, walk
 from vgis.header import HEADER_SIZE
-
 from vgis_conformance.kit import Seg
 from vgis_conformance.memory import CANARY
 

@@ -51,7 +51,6 @@ def cmd_doctor(args: argparse.Namespace, extra: list[str]) -> int:
     """Check a peer's handshake and framing before the suite runs."""
     from vgis import region
     from vgis.segment import Segment
-
     from vgis_conformance.peer import Peer, save_batch, segment_name
     from vgis_conformance.protocol import PeerError, PeerFailure
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from vgis.header import field_diff
 
+from vgis.header import field_diff
 from vgis_conformance import memory
 from vgis_conformance.peer import Peer, load_batch, save_batch, save_schema, segment_name
 from vgis_conformance.protocol import Json, PeerError, PeerFailure

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
+
 import vgis
 from vgis import pointer, region
 from vgis.errors import InvalidArgument, Unsupported, VgisError
