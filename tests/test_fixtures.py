@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from vgis.framing import decode_region, framing_of, walk
 from vgis.header import decode, meaningful_length
 from vgis.pointer import LENGTH_KEY, OFFSET_KEY, is_pointer
-from vgis.segment import Segment, unlink_name
+from vgis.segment import Segment
 from vgis_conformance import fixtures
 from vgis_conformance.fixtures import (
     FIXTURES_DIR,
@@ -54,9 +55,10 @@ POINTERS = pointer_cases()
 
 @pytest.fixture(autouse=True, scope="module")
 def _no_leftover_segments() -> Iterator[None]:
-    before = set(leftover_segments())
+    mine = os.getpid()
+    before = set(leftover_segments(mine))
     yield
-    assert set(leftover_segments()) - before == set(), "a fixture segment was left in /dev/shm"
+    assert set(leftover_segments(mine)) - before == set(), "a fixture segment was left in /dev/shm"
 
 
 def _ids(cases: list[HeaderCase] | list[IpcCase] | list[PointerCase]) -> list[str]:
@@ -155,13 +157,12 @@ def test_header_hex_matches_decoded_header(case: HeaderCase) -> None:
 
 @pytest.mark.parametrize("case", HEADERS, ids=_ids(HEADERS))
 def test_header_recipe_replays_on_the_reference(case: HeaderCase) -> None:
-    name = f"/vgis-fixture-test-{case.name}"
-    unlink_name(name)
+    name = fixtures.segment_name(f"test-{case.name}")
     with Segment.create(name, case.segment_size) as segment:
         results = [apply_op(segment.allocator, op) for op in case.ops]
         assert results == case.results
         assert segment.header_bytes().hex() == case.expected_hex
-    assert f"vgis-fixture-test-{case.name}" not in leftover_segments()
+    assert name.lstrip("/") not in leftover_segments(os.getpid())
 
 
 def test_full_table_ends_with_a_null_allocation() -> None:

@@ -256,13 +256,14 @@ class HeaderCase:
     clauses: list[str]
 
 
-def _segment_name(tag: str) -> str:
+def segment_name(tag: str) -> str:
+    """A fresh segment name for this process: ``/vgis-fixture-<pid>-<tag>-<random>``."""
     return f"/{SEGMENT_PREFIX}{os.getpid()}-{tag}-{os.urandom(4).hex()}"
 
 
 def run_recipe(recipe: HeaderRecipe) -> tuple[list[int | None], bytes, dict[str, object]]:
     """Replay ``recipe`` on a fresh reference segment (always unlinked afterwards)."""
-    name = _segment_name(recipe.name)
+    name = segment_name(recipe.name)
     segment = Segment.create(name, recipe.segment_size)
     try:
         if segment.size != recipe.segment_size:
@@ -706,10 +707,11 @@ def pointer_cases(root: Path = FIXTURES_DIR) -> list[PointerCase]:
 # --- command line ---------------------------------------------------------------
 
 
-def leftover_segments() -> list[str]:
-    """Fixture segments still present in /dev/shm (there should be none)."""
+def leftover_segments(pid: int | None = None) -> list[str]:
+    """Fixture segments present in /dev/shm (of process ``pid`` only, when given)."""
     shm = Path("/dev/shm")
-    return sorted(p.name for p in shm.glob(f"{SEGMENT_PREFIX}*")) if shm.is_dir() else []
+    pattern = f"{SEGMENT_PREFIX}{'' if pid is None else f'{pid}-'}*"
+    return sorted(p.name for p in shm.glob(pattern)) if shm.is_dir() else []
 
 
 def main(argv: list[str]) -> int:
