@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+
 from vgis.framing import decode_region, framing_of, walk
 from vgis.header import decode, meaningful_length
 from vgis.pointer import LENGTH_KEY, OFFSET_KEY, is_pointer
@@ -32,8 +33,7 @@ from vgis_conformance.fixtures import (
 )
 
 GOLDEN = (
-    "5647495301000000004000000000000002000000000000000000010000000000"
-    "640000000000000000010100000000003200000000000000"
+    "5647495301000000004000000000000002000000000000000000010000000000640000000000000000010100000000003200000000000000"
 )
 SPEC = Path(__file__).resolve().parents[1] / "docs" / "SPEC.md"
 REQUIRED_HEADER_CASES = {

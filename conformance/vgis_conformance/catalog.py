@@ -159,9 +159,7 @@ def _timestamps() -> pa.RecordBatch:
             values[-1] = 9_223_372_036_854_775_807
         cols[f"ts_{unit}"] = pa.array(values, pa.timestamp(unit))
     for label, tz in (("utc", "UTC"), ("new_york", "America/New_York"), ("offset", "+05:30")):
-        cols[f"ts_us_{label}"] = pa.array(
-            [None if v is None else v * 1_000_000 for v in raw], pa.timestamp("us", tz)
-        )
+        cols[f"ts_us_{label}"] = pa.array([None if v is None else v * 1_000_000 for v in raw], pa.timestamp("us", tz))
     cols["ts_ns_utc"] = pa.array([0, 1, None, 1_700_000_000_123_456_789, -1], pa.timestamp("ns", "UTC"))
     return _batch(cols)
 
@@ -175,16 +173,12 @@ def _lists() -> pa.RecordBatch:
     return _batch(
         {
             "list_i32": pa.array([[1, 2, 3], [], None, [None, 4], [5]], pa.list_(pa.int32())),
-            "large_list_utf8": pa.array(
-                [["a"], None, [], ["b", None, ""], ["c", "d"]], pa.large_list(pa.utf8())
-            ),
+            "large_list_utf8": pa.array([["a"], None, [], ["b", None, ""], ["c", "d"]], pa.large_list(pa.utf8())),
             "fixed_list_f32": pa.array(
                 [[1.0, 2.0, 3.0], None, [0.0, -0.0, 0.5], [None, 1.0, 2.0], [7.0, 8.0, 9.0]],
                 pa.list_(pa.float32(), 3),
             ),
-            "list_list_i8": pa.array(
-                [[[1], [2, 3]], [[]], None, [None, [4]], []], pa.list_(pa.list_(pa.int8()))
-            ),
+            "list_list_i8": pa.array([[[1], [2, 3]], [[]], None, [None, [4]], []], pa.list_(pa.list_(pa.int8()))),
         }
     )
 
@@ -278,9 +272,7 @@ def _mixed(rows: int) -> pa.RecordBatch:
             "i": pa.array([None if i % 5 == 3 else i * 7 - 20 for i in range(rows)], pa.int32()),
             "b": pa.array([None if i % 7 == 2 else i % 3 == 0 for i in range(rows)], pa.bool_()),
             "s": pa.array([None if i % 4 == 1 else "v" * (i % 6) for i in range(rows)], pa.utf8()),
-            "l": pa.array(
-                [None if i % 6 == 5 else list(range(i % 4)) for i in range(rows)], pa.list_(pa.int16())
-            ),
+            "l": pa.array([None if i % 6 == 5 else list(range(i % 4)) for i in range(rows)], pa.list_(pa.int16())),
             "st": pa.array(
                 [None if i % 8 == 0 else {"k": i, "v": str(i)} for i in range(rows)],
                 pa.struct([pa.field("k", pa.int64()), pa.field("v", pa.utf8())]),
@@ -358,9 +350,7 @@ def _list_views() -> pa.RecordBatch:
 
 
 def _run_end_encoded() -> pa.RecordBatch:
-    ree = pa.RunEndEncodedArray.from_arrays(
-        pa.array([2, 3, 6], pa.int32()), pa.array(["a", None, "b"], pa.utf8())
-    )
+    ree = pa.RunEndEncodedArray.from_arrays(pa.array([2, 3, 6], pa.int32()), pa.array(["a", None, "b"], pa.utf8()))
     return _batch({"ree": ree})
 
 
@@ -382,9 +372,7 @@ def _dict_int8_utf8() -> pa.RecordBatch:
 
 
 def _dict_int32_int64() -> pa.RecordBatch:
-    col = _dictionary(
-        pa.array([3, 0, 2, 2, 1, 3, 0], pa.int32()), pa.array([-1, 1_000_000_007, 0, 42], pa.int64())
-    )
+    col = _dictionary(pa.array([3, 0, 2, 2, 1, 3, 0], pa.int32()), pa.array([-1, 1_000_000_007, 0, 42], pa.int64()))
     return _batch({"code": col, "plain": pa.array([1, 2, 3, 4, 5, 6, 7], pa.int16())})
 
 
@@ -399,9 +387,7 @@ def _dict_null_values() -> pa.RecordBatch:
 
 
 def _dict_ordered() -> pa.RecordBatch:
-    col = _dictionary(
-        pa.array([2, 0, 1, 2], pa.int8()), pa.array(["low", "medium", "high"], pa.utf8()), ordered=True
-    )
+    col = _dictionary(pa.array([2, 0, 1, 2], pa.int8()), pa.array(["low", "medium", "high"], pa.utf8()), ordered=True)
     return _batch({"level": col})
 
 
@@ -412,9 +398,7 @@ def _dict_two_columns() -> pa.RecordBatch:
 
 
 def _dict_unused_values() -> pa.RecordBatch:
-    col = _dictionary(
-        pa.array([1, 1, 1], pa.uint8()), pa.array(["never", "always", "unused"], pa.large_utf8())
-    )
+    col = _dictionary(pa.array([1, 1, 1], pa.uint8()), pa.array(["never", "always", "unused"], pa.large_utf8()))
     return _batch({"u": col})
 
 
@@ -446,32 +430,22 @@ CATALOG: tuple[BatchSpec, ...] = (
     BatchSpec("floats", "float16/32/64: signed zeros, infinities, extremes, subnormals, a null", _floats),
     BatchSpec("bools", "booleans with nulls across a byte boundary", _bools),
     BatchSpec("strings", "utf8 and large_utf8: empty, multi-byte, control characters, a null", _strings),
-    BatchSpec(
-        "binaries", "binary, large_binary and fixed_size_binary(4) with empty and null values", _binaries
-    ),
-    BatchSpec(
-        "decimals", "decimal128(38,10), decimal128(5,2) and decimal256(76,20), negatives and nulls", _decimals
-    ),
+    BatchSpec("binaries", "binary, large_binary and fixed_size_binary(4) with empty and null values", _binaries),
+    BatchSpec("decimals", "decimal128(38,10), decimal128(5,2) and decimal256(76,20), negatives and nulls", _decimals),
     BatchSpec("dates-times", "date32, date64, time32 s/ms, time64 us/ns", _dates_times),
-    BatchSpec(
-        "timestamps", "timestamps s/ms/us/ns without zone; UTC, America/New_York and +05:30", _timestamps
-    ),
+    BatchSpec("timestamps", "timestamps s/ms/us/ns without zone; UTC, America/New_York and +05:30", _timestamps),
     BatchSpec("durations", "durations s/ms/us/ns including int64 extremes", _durations),
     BatchSpec("lists", "list<int32>, large_list<utf8>, fixed_size_list<float32,3>, list<list<int8>>", _lists),
     BatchSpec("structs", "struct with a non-nullable child, a nested struct and a list child", _structs),
     BatchSpec("maps", "map<utf8,int64> and a keys-sorted map<int32,utf8>", _maps),
-    BatchSpec(
-        "unions", "a dense union (int64|utf8|bool) and a sparse union with type codes 5 and 7", _unions
-    ),
+    BatchSpec("unions", "a dense union (int64|utf8|bool) and a sparse union with type codes 5 and 7", _unions),
     BatchSpec("nulls-everywhere", "sixteen columns of many types, every value null", _nulls_everywhere),
     BatchSpec(
         "empty-strings",
         "utf8, large_utf8, binary, large_binary and lists made only of empty values",
         _empty_strings,
     ),
-    BatchSpec(
-        "sliced", "rows 3 to 19 of a 40-row mixed batch: bitmaps and offsets start mid-buffer", _sliced
-    ),
+    BatchSpec("sliced", "rows 3 to 19 of a 40-row mixed batch: bitmaps and offsets start mid-buffer", _sliced),
     BatchSpec("single-row", "one row, two columns", _single_row),
     BatchSpec(
         "wide-200-columns",
@@ -479,9 +453,7 @@ CATALOG: tuple[BatchSpec, ...] = (
         _wide,
     ),
     BatchSpec("large-4mb", "262,144 rows of int64 and float64 (about 4 MiB)", _large),
-    BatchSpec(
-        "view-types", NEWER + "string_view and binary_view with inline and out-of-line values", _view_types
-    ),
+    BatchSpec("view-types", NEWER + "string_view and binary_view with inline and out-of-line values", _view_types),
     BatchSpec("list-views", NEWER + "list_view<int32> and large_list_view<utf8>", _list_views),
     BatchSpec("run-end-encoded", NEWER + "run_end_encoded<int32, utf8>", _run_end_encoded),
     BatchSpec("interval-month-day-nano", NEWER + "month_day_nano interval", _intervals),
@@ -498,9 +470,7 @@ CATALOG: tuple[BatchSpec, ...] = (
         _dict_null_values,
     ),
     BatchSpec("dict-ordered", "top-level ordered dictionary", _dict_ordered),
-    BatchSpec(
-        "dict-two-columns", "two top-level dictionary columns around a plain column", _dict_two_columns
-    ),
+    BatchSpec("dict-two-columns", "two top-level dictionary columns around a plain column", _dict_two_columns),
     BatchSpec(
         "dict-unused-values",
         "uint8 indices; the dictionary holds values no row uses (large_utf8)",

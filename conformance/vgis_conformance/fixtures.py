@@ -32,18 +32,17 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
+
 from vgis.framing import Framing, decode_region, encode_region, framing_of
 from vgis.header import HEADER_SIZE, MAX_ALLOCS, decode
 from vgis.pointer import LOG_LEVEL_KEY, empty_batch, is_pointer, make_pointer
 from vgis.segment import Segment, unlink_name
-
 from vgis_conformance.catalog import CATALOG, BatchSpec
 
 FIXTURES_DIR: Path = Path(__file__).resolve().parents[2] / "fixtures"
 
 GOLDEN_TWO_ENTRY_HEX = (
-    "5647495301000000004000000000000002000000000000000000010000000000"
-    "640000000000000000010100000000003200000000000000"
+    "5647495301000000004000000000000002000000000000000000010000000000640000000000000000010100000000003200000000000000"
 )
 """The header the spec's worked example leaves (golden-two-entry)."""
 
@@ -131,9 +130,7 @@ BASE_CLAUSES = (
 def _recipe(
     name: str, description: str, size: int, ops: Iterable[tuple[str | int, ...]], *clauses: str
 ) -> HeaderRecipe:
-    return HeaderRecipe(
-        name, description, size, tuple(ops), tuple(sorted({*BASE_CLAUSES, *clauses}, key=_clause_key))
-    )
+    return HeaderRecipe(name, description, size, tuple(ops), tuple(sorted({*BASE_CLAUSES, *clauses}, key=_clause_key)))
 
 
 def _allocs(*sizes: int) -> list[tuple[str | int, ...]]:
@@ -141,9 +138,7 @@ def _allocs(*sizes: int) -> list[tuple[str | int, ...]]:
 
 
 HEADER_RECIPES: tuple[HeaderRecipe, ...] = (
-    _recipe(
-        "empty", "A freshly created segment: magic, version, data_size, no entries", D + 16_384, (), "LIFE-1"
-    ),
+    _recipe("empty", "A freshly created segment: magic, version, data_size, no entries", D + 16_384, (), "LIFE-1"),
     _recipe(
         "golden-two-entry",
         "The spec's worked example: allocate 100, 156, 50, then free the middle entry",
@@ -164,8 +159,7 @@ HEADER_RECIPES: tuple[HeaderRecipe, ...] = (
     ),
     _recipe(
         "full-table",
-        f"{MAX_ALLOCS} allocations of 16 bytes fill the table; one more does not fit (null) though data "
-        "space remains",
+        f"{MAX_ALLOCS} allocations of 16 bytes fill the table; one more does not fit (null) though data space remains",
         D + 65_536,
         [*_allocs(*[16] * MAX_ALLOCS), ("allocate", 16)],
         "ALLOC-1",
@@ -492,9 +486,7 @@ def _ipc_files(out: _Writer) -> dict[str, tuple[pa.RecordBatch, int]]:
         arrows = stream_bytes(batch)
         from_arrows, _ = read_stream(arrows)
         decoded = decode_region(pa.py_buffer(region), from_arrows.schema)
-        if not decoded.equals(from_arrows) or not decoded.schema.equals(
-            from_arrows.schema, check_metadata=True
-        ):
+        if not decoded.equals(from_arrows) or not decoded.schema.equals(from_arrows.schema, check_metadata=True):
             raise RuntimeError(f"{spec.name}: the region does not decode to the .arrows batch")
         if encode_region(from_arrows) != region:
             raise RuntimeError(f"{spec.name}: re-encoding the decoded batch changes the region")
@@ -720,9 +712,7 @@ def main(argv: list[str]) -> int:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--regenerate", action="store_true", help="write every fixture file")
     mode.add_argument("--check", action="store_true", help="regenerate into a temporary folder and compare")
-    parser.add_argument(
-        "--root", type=Path, default=FIXTURES_DIR, help="fixtures folder (default: %(default)s)"
-    )
+    parser.add_argument("--root", type=Path, default=FIXTURES_DIR, help="fixtures folder (default: %(default)s)")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
