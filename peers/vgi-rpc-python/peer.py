@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import json
 import os
 import struct
@@ -43,11 +44,12 @@ from typing import Any
 import pyarrow as pa
 
 import vgi_rpc.shm as shm
-from vgi_rpc.metadata import SHM_OFFSET_KEY
+from vgi_rpc.metadata import SHM_OFFSET_KEY, SHM_SEGMENT_NAME_KEY, SHM_SEGMENT_SIZE_KEY
+from vgi_rpc.rpc._wire import _write_request
 
 Json = dict[str, Any]
 NAME = "vgi-rpc-python"
-CAPABILITIES = ["allocate", "reset", "read", "make_pointer", "maybe_write"]
+CAPABILITIES = ["allocate", "reset", "read", "make_pointer", "maybe_write", "advertise"]
 
 
 class ProtocolError(Exception):
@@ -118,6 +120,12 @@ HEADER_MESSAGES = ("Bad SHM magic", "Unsupported SHM version", "data_size mismat
 REQUEST_MESSAGES = ("Allocation size must be positive", "Segment size must be >", "'size' must be a positive")
 
 
+def raised_by_pyarrow(exc: BaseException) -> bool:
+    """True when the innermost frame of the traceback is pyarrow's (its Cython .pxi sources included)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and frames[-1].filename.startswith(("pyarrow/", os.path.dirname(pa.__file__)))
+
+
 def classify(op: str, exc: BaseException) -> tuple[str, str]:
     """(kind, message) for an exception raised while answering ``op``."""
     message = f"{type(exc).__name__}: {exc}"
@@ -125,6 +133,14 @@ def classify(op: str, exc: BaseException) -> tuple[str, str]:
         return exc.kind, str(exc)
     if isinstance(exc, pa.ArrowException):
         return "ipc_error", message
+    if op in ("read", "resolve"):
+        # pyarrow reports a short or malformed stream as a plain OSError
+        # ("Expected to be able to read N bytes for message body"), and a
+        # stream with no record batch as StopIteration from read_next_batch.
+        if isinstance(exc, OSError) and raised_by_pyarrow(exc):
+            return "ipc_error", message
+        if isinstance(exc, StopIteration):
+            return "ipc_error", "StopIteration: the region holds no record batch (read_next_batch)"
     text = str(exc)
     if isinstance(exc, ValueError):
         if any(m in text for m in HEADER_MESSAGES):
@@ -305,6 +321,18 @@ class Handler:
         out, md = shm.maybe_write_to_shm(given, to_kv(req.get("metadata")), segment)
         save(req["out"], out)
         return {"pointer": out is not given, "metadata": from_kv(md)}
+
+    def op_advertise(self, req: Json) -> Json:
+        # Upstream advertises a segment only inside a request batch it writes
+        # (rpc._wire._write_request(..., shm=segment)); write one and return
+        # the two advertisement keys of its custom metadata.
+        segment = self.seg(req)
+        sink = io.BytesIO()
+        _write_request(sink, "vgis_conformance.advertise", pa.schema([]), {}, shm=segment)
+        with pa.ipc.open_stream(sink.getvalue()) as reader:
+            _, md = reader.read_next_batch_with_custom_metadata()
+        keys = (SHM_SEGMENT_NAME_KEY, SHM_SEGMENT_SIZE_KEY)
+        return {"metadata": from_kv({k: v for k, v in (md or {}).items() if k in keys})}
 
 
 def release_offset(release_fn: Any, req: Json) -> int | None:
