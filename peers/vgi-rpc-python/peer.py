@@ -42,7 +42,6 @@ from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
 import pyarrow as pa
-
 import vgi_rpc.shm as shm
 from vgi_rpc.metadata import SHM_OFFSET_KEY, SHM_SEGMENT_NAME_KEY, SHM_SEGMENT_SIZE_KEY
 from vgi_rpc.rpc._wire import _write_request
@@ -367,7 +366,7 @@ def serve(handler: Handler) -> None:
             if method is None:
                 raise ProtocolError("unsupported", f"unknown or unsupported op {op!r}")
             resp = {"id": req_id, "ok": True, **method(req)}
-        except Exception as exc:  # noqa: BLE001 (a peer never crashes on a request)
+        except Exception as exc:
             kind, message = classify(op, exc)
             if kind == "internal":
                 traceback.print_exc(file=sys.stderr)
