@@ -82,3 +82,20 @@ def test_trailing_bytes_ignored(peer: Peer, kit: Kit, case: IpcCase, trailer: st
     batch, _ = resolve_at(kit, peer, seg, case.batch.schema, offset, len(data))
     assert batch.equals(case.batch), f"with {trailer} trailing bytes: got\n{batch}"
     release(peer, seg, offset)
+
+
+UNALIGNED = [c for c in CASES if c.name in ("signed-ints", "strings", "dict-int8-utf8", "structs")]
+
+
+@pytest.mark.clauses("FRAME-10")
+@pytest.mark.oracle("decoded-equal")
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in UNALIGNED])
+@pytest.mark.parametrize("skew", [1, 4, 7])
+def test_read_unaligned(peer: Peer, kit: Kit, case: IpcCase, skew: int) -> None:
+    seg = kit.create(peer, size_for(case))
+    pad = seg.map.place(b"\x00" * skew)
+    offset = seg.map.place(case.region)
+    assert pad is not None and offset is not None and offset % 8 == skew % 8
+    batch, _ = resolve_at(kit, peer, seg, case.batch.schema, offset, len(case.region))
+    assert batch.equals(case.batch), f"region at offset {offset} ({offset % 8} mod 8) decoded to\n{batch}"
+    release(peer, seg, offset)
