@@ -63,7 +63,8 @@ def cmd_doctor(args: argparse.Namespace, extra: list[str]) -> int:
             print(f"ok   hello: {json.dumps(peer.info)}")
             seg = peer.call("create", name=segment_name("doctor"), size=65_536 + (1 << 20))
             print(f"ok   create: {seg}")
-            batch = pa.record_batch({"a": pa.array(range(100), pa.int64()), "s": pa.array([str(i) for i in range(100)])})
+            batch = pa.record_batch({"a": pa.array(range(100), pa.int64()),
+                                     "s": pa.array([str(i) for i in range(100)])})
             written = peer.call("write", segment=seg["segment"], batch=str(save_batch(Path(tmp) / "b.arrows", batch)))
             print(f"ok   write: {written}")
             ref = Segment.attach(seg["name"], seg["size"])
@@ -109,7 +110,8 @@ def cmd_replay(args: argparse.Namespace, extra: list[str]) -> int:
                 for req in requests:
                     args_ = {k: v for k, v in req.items() if k not in ("id", "op")}
                     try:
-                        print(f"{name} {req['op']} {json.dumps(args_)}\n  -> {json.dumps(peer.call(req['op'], **args_))}")
+                        answer = peer.call(req["op"], **args_)
+                        print(f"{name} {req['op']} {json.dumps(args_)}\n  -> {json.dumps(answer)}")
                     except PeerError as exc:
                         print(f"{name} {req['op']} {json.dumps(args_)}\n  -> ERROR {exc.kind}: {exc.message}")
             except PeerFailure as exc:
