@@ -12,6 +12,7 @@ import hashlib
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from vgis_conformance.manifest import Manifest
 
@@ -56,6 +57,14 @@ def _log(message: str) -> None:
     print(f"[vgis-conformance] {message}", file=sys.stderr, flush=True)
 
 
+def _start_exists(manifest: Manifest) -> bool:
+    """False when the built program the peer starts with is gone (a deleted target or venv)."""
+    program = Path(manifest.expand(manifest.start[0]))
+    if not program.is_absolute():
+        program = manifest.folder / program
+    return program.exists() or shutil.which(manifest.expand(manifest.start[0])) is not None
+
+
 def ensure_built(manifest: Manifest) -> None:
     """Build the peer unless the stamp matches; raise ``PeerUnavailable`` on failure."""
     missing = missing_toolchain(manifest)
@@ -69,7 +78,7 @@ def ensure_built(manifest: Manifest) -> None:
     with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         key = cache_key(manifest)
-        if stamp.exists() and stamp.read_text().strip() == key:
+        if stamp.exists() and stamp.read_text().strip() == key and _start_exists(manifest):
             return
         for cmd in manifest.build:
             argv = [manifest.expand(a) for a in cmd]
