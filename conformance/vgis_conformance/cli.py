@@ -126,20 +126,23 @@ def cmd_known_failures(args: argparse.Namespace, extra: list[str]) -> int:
     data = json.loads(Path(args.report).read_text())
     peers = registry()
     by_peer: dict[str, dict[str, str]] = {}
+    outcome = {(c["case_id"], tuple(c["peers"])): c["outcome"] for c in data["cases"]}
     for case in data["cases"]:
-        if len(case["peers"]) != 1 and not case["peers"]:
-            continue
-        for name in dict.fromkeys(case["peers"]):
+        names = case["peers"]
+        roles = ["producer", "consumer"] if len(names) == 2 else [""]
+        for name, role in zip(names, roles):
             if name not in peers or (args.peer and name not in args.peer):
+                continue
+            key = f"{case['case_id']}@{role}" if role else case["case_id"]
+            if role and outcome.get((case["case_id"], (name, name))) not in (FAILED, EXPECTED_FAILURE):
                 continue
             listed = by_peer.setdefault(name, dict(read_known_failures(peers[name].known_failures)))
             if case["outcome"] == UNEXPECTED_PASS:
+                listed.pop(key, None)
                 listed.pop(case["case_id"], None)
-            elif case["outcome"] == FAILED and case["case_id"] not in listed:
+            elif case["outcome"] == FAILED and key not in listed:
                 first = (case["message"].strip().splitlines() or ["failed"])[0]
-                listed[case["case_id"]] = f"TODO explain: {first[:120]}"
-            elif case["outcome"] == EXPECTED_FAILURE:
-                listed.setdefault(case["case_id"], "still failing")
+                listed[key] = f"TODO explain: {first[:120]}"
     for name, entries in sorted(by_peer.items()):
         path = peers[name].known_failures or peers[name].folder / "known-failures.txt"
         if args.rewrite:
