@@ -20,31 +20,31 @@ class VgisError(Exception):
         self.message = message
 
 
-class BadHeader(VgisError):  # noqa: N818 (peer-protocol kind names)
+class BadHeader(VgisError):
     """The segment header is not a valid VGIS v1 header."""
 
     kind = "bad_header"
 
 
-class BadName(VgisError):  # noqa: N818 (peer-protocol kind names)
+class BadName(VgisError):
     """The segment name cannot be opened (missing, malformed, forbidden)."""
 
     kind = "bad_name"
 
 
-class OutOfBounds(VgisError):  # noqa: N818 (peer-protocol kind names)
+class OutOfBounds(VgisError):
     """A region reaches into the header, past the segment, or overflows."""
 
     kind = "out_of_bounds"
 
 
-class BadPointer(VgisError):  # noqa: N818 (peer-protocol kind names)
+class BadPointer(VgisError):
     """Pointer metadata is missing or not canonical decimal."""
 
     kind = "bad_pointer"
 
 
-class NoAllocation(VgisError):  # noqa: N818 (peer-protocol kind names)
+class NoAllocation(VgisError):
     """No allocation entry starts at the given offset."""
 
     kind = "no_allocation"
@@ -56,19 +56,19 @@ class IpcError(VgisError):
     kind = "ipc_error"
 
 
-class SchemaMismatch(VgisError):  # noqa: N818 (peer-protocol kind names)
+class SchemaMismatch(VgisError):
     """A region's schema disagrees with the pointer batch's schema."""
 
     kind = "schema_mismatch"
 
 
-class InvalidArgument(VgisError):  # noqa: N818 (peer-protocol kind names)
+class InvalidArgument(VgisError):
     """A request the format forbids (zero-size allocation, zero-row write, ...)."""
 
     kind = "bad_request"
 
 
-class Unsupported(VgisError):  # noqa: N818 (peer-protocol kind names)
+class Unsupported(VgisError):
     """An optional operation this implementation does not provide."""
 
     kind = "unsupported"
