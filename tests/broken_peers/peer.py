@@ -8,9 +8,9 @@ function inside this process only. ``hello`` reports ``broken-<defect>`` and
 the reference's capabilities. tests/test_broken_peers.py checks that the
 conformance suite catches every defect with the right case and outcome.
 
-When ``VGIS_BROKEN_SEGMENT_LOG`` is set, the name of every segment this peer
-creates or attaches is appended to that file, so the test can check that
-nothing of the run is left in /dev/shm.
+When ``VGIS_BROKEN_SEGMENT_LOG`` is set, ``<pid> <name>`` of every segment
+this peer creates or attaches is appended to that file, so the test can see
+which peer processes ran (restarts) and what they touched.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class Broken(ref.Handler):  # type: ignore[misc, name-defined]
             with open(self._log, "a") as log:
                 for name in names:
                     if name:
-                        log.write(f"{name}\n")
+                        log.write(f"{os.getpid()} {name}\n")
 
     def op_create(self, req: Json) -> Json:
         self._note(req.get("name"))
