@@ -216,11 +216,6 @@ def pool(request: pytest.FixtureRequest, workdir: Path) -> Iterator[PeerPool]:
     pool = PeerPool(request.config, workdir)
     yield pool
     pool.stop()
-    request.config.vgis_pool_stats = {  # type: ignore[attr-defined]
-        p.name: {"restarts": p.restarts, "segments_created": p.segments_created,
-                 "segments_removed_after_failure": p.segments_removed, "info": p.info}
-        for p in pool.peers.values()
-    }
 
 
 def _require(request: pytest.FixtureRequest, peer: Peer) -> None:
@@ -308,7 +303,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             message=_message(report, call)[:4000], nodeid=item.nodeid, duration=report.duration, replay=replay,
         )
         report.user_properties.append(("vgis_result", json.dumps(result.to_json())))
-        info = {p.name: {**p.info, "language": p.manifest.language} for p in getattr(item, "vgis_peers", [])}
+        info = {p.name: {**p.info, "language": p.manifest.language, "restarts": p.restarts,
+                         "segments_created": p.segments_created,
+                         "segments_removed_after_failure": p.segments_removed}
+                for p in getattr(item, "vgis_peers", [])}
         report.user_properties.append(("vgis_peer_info", json.dumps(info)))
 
 
@@ -317,11 +315,18 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         if key == "vgis_result":
             _RESULTS.append(CaseResult(**json.loads(str(value))))
         elif key == "vgis_peer_info":
-            _PEER_INFO.update(json.loads(str(value)))
+            worker = report.node.gateway.id if hasattr(report, "node") else "main"
+            for name, info in json.loads(str(value)).items():
+                seen = _PEER_INFO.setdefault(name, {"workers": {}})
+                seen.update({k: v for k, v in info.items() if k not in COUNTERS})
+                seen["workers"][worker] = {k: info[k] for k in COUNTERS}
+                for k in COUNTERS:
+                    seen[k] = sum(w[k] for w in seen["workers"].values())
 
 
 _RESULTS: list[CaseResult] = []
 _PEER_INFO: dict[str, Any] = {}
+COUNTERS = ("restarts", "segments_created", "segments_removed_after_failure")
 _STARTED = time.time()
 
 

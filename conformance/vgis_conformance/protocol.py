@@ -174,9 +174,8 @@ class PeerProcess:
 
     def request(self, op: str, _timeout: float | None = None, **args: Any) -> Json:
         """Send ``op`` with ``args``; return the result fields or raise ``PeerError``."""
-        if not self.alive:
-            self.start()
-        assert self._proc is not None and self._proc.stdin is not None
+        if not self.alive or self._proc is None or self._proc.stdin is None:
+            raise PeerCrashed(f"{self.name}: not running (request {op})")
         self._next_id += 1
         request: Json = {"id": self._next_id, "op": op, **args}
         exchange = Exchange(request)

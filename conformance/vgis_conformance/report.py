@@ -102,6 +102,8 @@ def write_reports(
             "arrow": info.get("arrow"), "capabilities": info.get("capabilities"),
             "available": m.name not in unavailable, "unavailable_reason": unavailable.get(m.name),
             "known_failures_file": str(known_files.get(m.name)) if known_files.get(m.name) else None,
+            "restarts": info.get("restarts", 0), "segments_created": info.get("segments_created", 0),
+            "segments_removed_after_failure": info.get("segments_removed_after_failure", 0),
         })
     data = {
         "schema": REPORT_SCHEMA, "kit_version": KIT_VERSION,
