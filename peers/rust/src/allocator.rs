@@ -170,6 +170,31 @@ mod tests {
         assert_eq!(a.entries(), vec![(H, 100), (H + 100, 200), (H + 300, 700)]);
     }
 
+    /// SPEC "Worked example: the golden two-entry header".
+    #[test]
+    fn golden_two_entry_header() {
+        let (mut buf, total) = segment(16_384);
+        let mut a = Allocator::new(&mut buf, total);
+        assert_eq!(a.allocate(100).unwrap(), Some(65_536));
+        assert_eq!(a.allocate(156).unwrap(), Some(65_636));
+        assert_eq!(a.allocate(50).unwrap(), Some(65_792));
+        a.free(65_636).unwrap();
+        let hex: String = buf[..crate::header::meaningful_length(2)]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hex,
+            "5647495301000000004000000000000002000000000000000000010000000000\
+             640000000000000000010100000000003200000000000000"
+        );
+        assert_eq!(read_entries(&buf, 3)[2], (65_792, 50), "slot 2 stays stale");
+        assert_eq!(
+            Allocator::new(&mut buf, total).allocate(156).unwrap(),
+            Some(65_636)
+        );
+    }
+
     #[test]
     fn exact_fill_and_does_not_fit_leaves_header() {
         let (mut buf, total) = segment(64);

@@ -12,7 +12,7 @@ use std::io::Cursor;
 use arrow_array::RecordBatch;
 use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::StreamWriter;
-use arrow_schema::{ArrowError, DataType, Schema};
+use arrow_schema::{ArrowError, DataType, Field, Fields, Schema};
 
 use crate::error::{internal, ipc_error, schema_mismatch, Result};
 
@@ -96,16 +96,46 @@ pub fn encode_region(batch: &RecordBatch) -> Result<Vec<u8>> {
     Ok(full[head.len()..full.len() - EOS.len()].to_vec())
 }
 
-/// Field-by-field agreement of two schemas: names, types (nested fields
-/// included) and nullability; schema-level and top-level field metadata are
-/// not compared (PTR-11).
+/// Agreement of two schemas (PTR-11): field order, names, nullability and
+/// types, nested fields and dictionary index/value types included. Custom
+/// metadata, of the schema or of any field, is not compared.
 pub fn schemas_agree(a: &Schema, b: &Schema) -> bool {
-    a.fields().len() == b.fields().len()
-        && a.fields().iter().zip(b.fields().iter()).all(|(x, y)| {
-            x.name() == y.name()
-                && x.is_nullable() == y.is_nullable()
-                && x.data_type() == y.data_type()
-        })
+    fields_agree(a.fields(), b.fields())
+}
+
+fn fields_agree(a: &Fields, b: &Fields) -> bool {
+    a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| field_agrees(x, y))
+}
+
+fn field_agrees(a: &Field, b: &Field) -> bool {
+    a.name() == b.name()
+        && a.is_nullable() == b.is_nullable()
+        && types_agree(a.data_type(), b.data_type())
+}
+
+fn types_agree(a: &DataType, b: &DataType) -> bool {
+    use DataType as T;
+    match (a, b) {
+        (T::List(x), T::List(y))
+        | (T::LargeList(x), T::LargeList(y))
+        | (T::ListView(x), T::ListView(y))
+        | (T::LargeListView(x), T::LargeListView(y)) => field_agrees(x, y),
+        (T::FixedSizeList(x, n), T::FixedSizeList(y, m)) => n == m && field_agrees(x, y),
+        (T::Struct(x), T::Struct(y)) => fields_agree(x, y),
+        (T::Map(x, s), T::Map(y, t)) => s == t && field_agrees(x, y),
+        (T::Union(x, m), T::Union(y, n)) => {
+            m == n
+                && x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((i, f), (j, g))| i == j && field_agrees(f, g))
+        }
+        (T::Dictionary(k, v), T::Dictionary(l, w)) => types_agree(k, l) && types_agree(v, w),
+        (T::RunEndEncoded(r, v), T::RunEndEncoded(s, w)) => {
+            field_agrees(r, s) && field_agrees(v, w)
+        }
+        _ => a == b,
+    }
 }
 
 /// Decode the first record batch of a region, given the pointer batch's
@@ -153,7 +183,6 @@ mod tests {
 
     use arrow_array::types::Int8Type;
     use arrow_array::{Array, DictionaryArray, Int32Array, StringArray};
-    use arrow_schema::Field;
 
     fn plain() -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int32, true)]));
@@ -214,5 +243,51 @@ mod tests {
         let err = decode_region(&region, &other).unwrap_err();
         assert_eq!(err.kind, crate::error::Kind::SchemaMismatch);
         let _ = StringArray::from(vec!["unused"]);
+    }
+
+    #[test]
+    fn framings_are_not_interchangeable() {
+        let batch = dict();
+        let full = encode_stream(&batch.schema(), Some(&batch)).unwrap();
+        let err = decode_region(&full, &batch.schema()).unwrap_err();
+        assert_eq!(err.kind, crate::error::Kind::IpcError, "{err}");
+        let messages = encode_region(&batch).unwrap();
+        let plain_schema = Schema::new(vec![Field::new("d", DataType::Utf8, true)]);
+        let err = decode_region(&messages, &plain_schema).unwrap_err();
+        assert_eq!(err.kind, crate::error::Kind::IpcError, "{err}");
+    }
+
+    #[test]
+    fn metadata_is_not_compared_but_nested_names_are() {
+        use std::collections::HashMap;
+        let md: HashMap<String, String> = [("k".to_string(), "v".to_string())].into();
+        let inner = Field::new("x", DataType::Int32, true);
+        let a = Schema::new(vec![Field::new(
+            "s",
+            DataType::Struct(vec![inner.clone()].into()),
+            true,
+        )]);
+        let b = Schema::new_with_metadata(
+            vec![Field::new(
+                "s",
+                DataType::Struct(vec![inner.clone().with_metadata(md.clone())].into()),
+                true,
+            )
+            .with_metadata(md.clone())],
+            md,
+        );
+        assert!(schemas_agree(&a, &b));
+        let c = Schema::new(vec![Field::new(
+            "s",
+            DataType::Struct(vec![Field::new("y", DataType::Int32, true)].into()),
+            true,
+        )]);
+        assert!(!schemas_agree(&a, &c));
+        let d = Schema::new(vec![Field::new(
+            "s",
+            DataType::Struct(vec![inner.with_nullable(false)].into()),
+            true,
+        )]);
+        assert!(!schemas_agree(&a, &d));
     }
 }
