@@ -26,15 +26,13 @@ def first_fit(entries: list[tuple[int, int]], size: int, total_size: int) -> int
 
     Entries are scanned in offset order; a gap opens only past the furthest
     end seen so far, so overlapping, header-reaching or out-of-range entries
-    can shrink the free space but never create a phantom gap (ALLOC-8). A
-    zero-length entry still claims its first byte: a new entry starting at the
-    same offset would make ``free`` of that offset ambiguous (ALLOC-5).
+    can shrink the free space but never create a phantom gap (ALLOC-8).
     """
     cursor = HEADER_SIZE
     for offset, length in sorted(entries):
         if offset >= cursor and offset - cursor >= size:
             break
-        cursor = max(cursor, offset + max(length, 1))
+        cursor = max(cursor, offset + length)
     return cursor if cursor + size <= total_size else None
 
 
