@@ -9,7 +9,7 @@ from vgis.header import HEADER_SIZE
 from vgis.pointer import LENGTH_KEY, LOG_LEVEL_KEY, OFFSET_KEY, SOURCE_KEY, empty_batch
 from vgis_conformance.checks import check_write
 from vgis_conformance.fixtures import ipc_cases
-from vgis_conformance.kit import Kit, ok, rejects
+from vgis_conformance.kit import Kit, ok, rejects, rejects_unchanged
 from vgis_conformance.outcomes import NA_PREFIX
 from vgis_conformance.peer import Peer
 
@@ -190,7 +190,7 @@ BROKEN_REGIONS = {
 }
 
 
-@pytest.mark.clauses("PTR-10", "ERR-2")
+@pytest.mark.clauses("PTR-10", "ERR-1", "ERR-2")
 @pytest.mark.oracle("error-kind")
 @pytest.mark.parametrize("damage", list(BROKEN_REGIONS))
 @pytest.mark.parametrize("case", [SMALL, DICT], ids=lambda c: c.name)
@@ -200,17 +200,17 @@ def test_resolve_rejects_broken_region(peer: Peer, kit: Kit, damage: str, case: 
     region = BROKEN_REGIONS[damage](data.region)
     offset = seg.map.place(region)
     assert offset is not None
-    rejects(peer, ["ipc_error"], "resolve", segment=seg.handle(peer),
-            batch=kit.batch_file(empty_batch(data.batch.schema)),
-            metadata={OFF: str(offset), LEN: str(len(region))}, out=kit.out())
+    rejects_unchanged(seg, peer, ["ipc_error"], "resolve", segment=seg.handle(peer),
+                      batch=kit.batch_file(empty_batch(data.batch.schema)),
+                      metadata={OFF: str(offset), LEN: str(len(region))}, out=kit.out())
 
 
-@pytest.mark.clauses("PTR-11")
+@pytest.mark.clauses("PTR-11", "ERR-1")
 @pytest.mark.oracle("error-kind")
 def test_resolve_rejects_schema_mismatch(peer: Peer, kit: Kit) -> None:
     seg = kit.create(peer, SIZE)
     offset = seg.map.place(SMALL.region)
     other = pa.schema([pa.field("not_the_same", pa.utf8())])
-    rejects(peer, ["schema_mismatch"], "resolve", segment=seg.handle(peer),
-            batch=kit.batch_file(empty_batch(other)),
-            metadata={OFF: str(offset), LEN: str(len(SMALL.region))}, out=kit.out())
+    rejects_unchanged(seg, peer, ["schema_mismatch"], "resolve", segment=seg.handle(peer),
+                      batch=kit.batch_file(empty_batch(other)),
+                      metadata={OFF: str(offset), LEN: str(len(SMALL.region))}, out=kit.out())

@@ -42,6 +42,16 @@ def rejects(peer: Peer, kinds: Iterable[str], op: str, **args: Any) -> PeerError
     raise AssertionError(f"{peer.name} accepted {op} ({result}); expected an error of kind {kinds}")
 
 
+def rejects_unchanged(seg: Seg, peer: Peer, kinds: Iterable[str], op: str, **args: Any) -> PeerError:
+    """``rejects``, and the meaningful header bytes are the same afterwards (ERR-1)."""
+    before = seg.map.header_bytes()
+    error = rejects(peer, kinds, op, **args)
+    after = seg.map.header_bytes()
+    problem = header_mismatch(before, after, f"after the rejected {op}")
+    assert not problem, f"ERR-1: {problem}"
+    return error
+
+
 def header_mismatch(expected: bytes, got: bytes, what: str) -> str:
     """A field-by-field diff of two header prefixes, or '' when equal."""
     if expected == got:
