@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pyarrow as pa
 
@@ -28,6 +30,18 @@ def segment_name(tag: str = "seg") -> str:
     """A name unique to this harness process."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     return f"/vgis-{worker}-{os.getpid()}-{tag}-{next(_names)}"
+
+
+def names_of_pids(names: Iterable[str], pids: Iterable[int]) -> list[str]:
+    """Names that carry one of ``pids`` (decimal or hex) as a whole token, outside the harness's own ``vgis-``.
+
+    Peers that pick their own segment names put their pid in them (vgi-rpc's
+    Rust crate: ``/vgi_rpc_<pid hex>_<nanos hex>``); this finds what a dead
+    peer created but never reported.
+    """
+    tokens = {t for pid in pids for t in (str(pid), f"{pid:x}")}
+    return sorted(n for n in names if not n.startswith("vgis-")
+                  and tokens.intersection(re.split(r"[^0-9A-Za-z]+", n)))
 
 
 class HandshakeError(PeerFailure):
@@ -49,6 +63,8 @@ class Peer:
     restarts: int = 0
     segments_created: int = 0
     segments_removed: int = 0
+    pids: list[int] = field(default_factory=list)
+    _shm_at_start: set[str] = field(default_factory=set)
 
     @property
     def name(self) -> str:
@@ -73,7 +89,10 @@ class Peer:
             self.name, argv, self.manifest.folder, self.workdir / f"{self.name}.stderr.log",
             timeout=self.timeout, env=self.manifest.env,
         )
+        self._shm_at_start = set(os.listdir(memory.SHM_DIR))
         self.process.start()
+        assert self.process.pid is not None
+        self.pids.append(self.process.pid)
         self.info = self.process.request("hello")
         self._check_hello()
 
@@ -94,13 +113,31 @@ class Peer:
                 f"and hello {sorted(caps)}"
             )
 
-    def call(self, op: str, **args: Any) -> Json:
-        """One request; restarts the process first if an earlier case killed it."""
+    def _running(self) -> PeerProcess:
         if self.process is None or not self.process.alive:
             if self.process is not None:
                 self.restarts += 1
                 self.cleanup()
             self.start()
+        assert self.process is not None
+        return self.process
+
+    def call_and_kill(self, op: str, *, when: Callable[[], bool] | None = None, within: float = 5.0,
+                      **args: Any) -> NoReturn:
+        """Send ``op`` and SIGKILL the peer while it is in flight (``PeerProcess.request_and_kill``).
+
+        Raises ``PeerKilled``; what the dead peer created is removed first, and
+        the next ``call`` starts a fresh process.
+        """
+        process = self._running()
+        try:
+            process.request_and_kill(op, when=when, within=within, **args)
+        finally:
+            self.cleanup()
+
+    def call(self, op: str, **args: Any) -> Json:
+        """One request; restarts the process first if an earlier case killed it."""
+        self._running()
         assert self.process is not None
         try:
             result = self.process.request(op, **args)
@@ -119,8 +156,15 @@ class Peer:
         self.created.pop(name, None)
 
     def cleanup(self) -> list[str]:
-        """Unlink every segment this peer created and did not unlink."""
+        """Unlink every segment this peer created and did not unlink.
+
+        Once the process is gone, that includes objects named after its pid
+        that appeared while it ran, even if no create response reported them.
+        """
         removed = [n for n in list(self.created) if memory.unlink(n)]
+        if self.process is not None and not self.process.alive and self.pids:
+            appeared = set(os.listdir(memory.SHM_DIR)) - self._shm_at_start
+            removed += [n for n in names_of_pids(appeared, self.pids[-1:]) if memory.unlink(n)]
         self.segments_removed += len(removed)
         self.created.clear()
         return removed

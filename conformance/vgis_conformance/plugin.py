@@ -38,7 +38,7 @@ from vgis_conformance.outcomes import (
     CaseResult,
     read_known_failures,
 )
-from vgis_conformance.peer import Peer
+from vgis_conformance.peer import Peer, names_of_pids
 from vgis_conformance.protocol import PeerFailure, PeerTimeout
 
 
@@ -198,6 +198,13 @@ class PeerPool:
         """Stop every peer and remove what any of them left."""
         for peer in self.peers.values():
             peer.stop()
+        self.config.vgis_peer_pids = [pid for p in self.peers.values() for pid in p.pids]  # type: ignore[attr-defined]
+        self.config.vgis_final_counters = {p.name: _counters(p) for p in self.peers.values()}  # type: ignore[attr-defined]
+
+
+def _counters(peer: Peer) -> dict[str, int]:
+    return {"restarts": peer.restarts, "segments_created": peer.segments_created,
+            "segments_removed_after_failure": peer.segments_removed}
 
 
 @pytest.fixture(scope="session")
@@ -303,9 +310,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             message=_message(report, call)[:4000], nodeid=item.nodeid, duration=report.duration, replay=replay,
         )
         report.user_properties.append(("vgis_result", json.dumps(result.to_json())))
-        info = {p.name: {**p.info, "language": p.manifest.language, "restarts": p.restarts,
-                         "segments_created": p.segments_created,
-                         "segments_removed_after_failure": p.segments_removed}
+        info = {p.name: {**p.info, "language": p.manifest.language, **_counters(p)}
                 for p in getattr(item, "vgis_peers", [])}
         report.user_properties.append(("vgis_peer_info", json.dumps(info)))
 
@@ -317,15 +322,29 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         elif key == "vgis_peer_info":
             worker = report.node.gateway.id if hasattr(report, "node") else "main"
             for name, info in json.loads(str(value)).items():
-                seen = _PEER_INFO.setdefault(name, {"workers": {}})
-                seen.update({k: v for k, v in info.items() if k not in COUNTERS})
-                seen["workers"][worker] = {k: info[k] for k in COUNTERS}
-                for k in COUNTERS:
-                    seen[k] = sum(w[k] for w in seen["workers"].values())
+                _merge_peer_info(worker, name, info)
+
+
+def _merge_peer_info(worker: str, name: str, info: dict[str, Any]) -> None:
+    seen = _PEER_INFO.setdefault(name, {"workers": {}})
+    seen.update({k: v for k, v in info.items() if k not in COUNTERS})
+    seen["workers"][worker] = {k: info[k] for k in COUNTERS}
+    for k in COUNTERS:
+        seen[k] = sum(w[k] for w in seen["workers"].values())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """An xdist worker ended: take its final peer counters and what it found left in /dev/shm."""
+    output = getattr(node, "workeroutput", {}) or {}
+    for name, counters in output.get("vgis_final_counters", {}).items():
+        _merge_peer_info(node.gateway.id, name, counters)
+    _LEFT.extend(output.get("vgis_left_in_dev_shm", []))
 
 
 _RESULTS: list[CaseResult] = []
 _PEER_INFO: dict[str, Any] = {}
+_LEFT: list[str] = []
 COUNTERS = ("restarts", "segments_created", "segments_removed_after_failure")
 _STARTED = time.time()
 
@@ -334,26 +353,37 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if hasattr(config, "workerinput"):
         return
     lines = report.summary_lines(_RESULTS, config.vgis_unavailable)  # type: ignore[attr-defined]
+    segments = report.segment_totals(_PEER_INFO, _LEFT)
+    lines.insert(3, f"segments: {segments['created']} created, {segments['removed_after_failure']} removed "
+                    f"after a peer failed, {segments['left_in_dev_shm']} left in /dev/shm")
     for line in lines:
         terminalreporter.write_line(line)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    after = set(os.listdir(memory.SHM_DIR))
-    mine = f"vgis-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}-"
-    leaked = sorted(n for n in after - config.vgis_shm_before if n.startswith(mine))  # type: ignore[attr-defined]
+    appeared = set(os.listdir(memory.SHM_DIR)) - config.vgis_shm_before  # type: ignore[attr-defined]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    mine = f"vgis-{worker}-{os.getpid()}-"
+    leaked = sorted(n for n in appeared if n.startswith(mine))
+    # Objects the peers named themselves (vgi-rpc-rust: "vgi_rpc_<pid hex>_..."), by this session's peer pids.
+    leaked += names_of_pids(appeared, getattr(config, "vgis_peer_pids", []))
     for name in leaked:
         memory.unlink(name)
     if leaked:
         print(f"\n[vgis-conformance] removed segments left in /dev/shm: {leaked}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if hasattr(config, "workerinput"):
+        config.workeroutput["vgis_left_in_dev_shm"] = leaked  # type: ignore[attr-defined]
+        config.workeroutput["vgis_final_counters"] = getattr(config, "vgis_final_counters", {})  # type: ignore[attr-defined]
         return
+    _LEFT.extend(leaked)
+    for name, counters in getattr(config, "vgis_final_counters", {}).items():
+        _merge_peer_info(worker, name, counters)
     report_dir: Path = config.vgis_report_dir  # type: ignore[attr-defined]
     paths = report.write_reports(
         report_dir, _RESULTS, manifests=config.vgis_manifests,  # type: ignore[attr-defined]
         unavailable=config.vgis_unavailable, started=_STARTED, peer_info=_PEER_INFO,  # type: ignore[attr-defined]
-        known_files=config.vgis_known_files,  # type: ignore[attr-defined]
+        known_files=config.vgis_known_files, left_in_dev_shm=_LEFT,  # type: ignore[attr-defined]
     )
     config.vgis_report_paths = paths  # type: ignore[attr-defined]

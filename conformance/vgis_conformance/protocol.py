@@ -14,10 +14,10 @@ import select
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 PROTOCOL_VERSION = 1
 Json = dict[str, Any]
@@ -33,6 +33,23 @@ class PeerCrashed(PeerFailure):
     """The peer exited or closed stdout while a request was pending."""
 
     outcome = "crash"
+
+
+class PeerKilled(PeerCrashed):
+    """The harness killed the peer with SIGKILL while a request was in flight (stress cases)."""
+
+    outcome = "crash"
+
+
+def exit_description(code: int) -> str:
+    """``exited with status 3``, or ``was killed by SIGKILL`` for a signal."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"was killed by {name} (exit status {code})"
+    return f"exited with status {code}"
 
 
 class PeerTimeout(PeerFailure):
@@ -78,6 +95,7 @@ class PeerProcess:
     _proc: subprocess.Popen[bytes] | None = None
     _next_id: int = 0
     _buffer: bytes = b""
+    _pending: list[Exchange] = field(default_factory=list)
 
     def start(self) -> None:
         """Spawn the process in its own process group, stderr to the log file."""
@@ -167,13 +185,12 @@ class PeerProcess:
             chunk = os.read(fd, 1 << 16)
             if not chunk:
                 code = self._proc.wait()
-                raise self._fail(PeerCrashed, f"exited with status {code} during {request['op']}")
+                raise self._fail(PeerCrashed, f"{exit_description(code)} during {request['op']}")
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
 
-    def request(self, op: str, _timeout: float | None = None, **args: Any) -> Json:
-        """Send ``op`` with ``args``; return the result fields or raise ``PeerError``."""
+    def _send(self, op: str, args: dict[str, Any]) -> tuple[Json, Exchange]:
         if not self.alive or self._proc is None or self._proc.stdin is None:
             raise PeerCrashed(f"{self.name}: not running (request {op})")
         self._next_id += 1
@@ -185,7 +202,44 @@ class PeerProcess:
             self._proc.stdin.flush()
         except OSError:
             code = self._proc.wait()
-            raise self._fail(PeerCrashed, f"exited with status {code} before {op}") from None
+            raise self._fail(PeerCrashed, f"{exit_description(code)} before {op}") from None
+        return request, exchange
+
+    def request_and_kill(
+        self, op: str, *, when: Callable[[], bool] | None = None, within: float = 5.0, **args: Any
+    ) -> NoReturn:
+        """Send ``op``, then SIGKILL the process group while the request is in flight.
+
+        The kill comes as soon as the request is written, or once ``when()``
+        holds (polled every millisecond, at most ``within`` seconds, and no
+        longer than until an answer is waiting). Whatever the peer did
+        meanwhile, this raises ``PeerKilled`` (outcome crash), saying how far
+        into the request the kill came and whether an answer was waiting.
+        """
+        request, _ = self._send(op, args)
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+
+        def answered() -> bool:
+            return b"\n" in self._buffer or bool(select.select([fd], [], [], 0)[0])
+
+        started = time.monotonic()
+        deadline = started + within
+        while when is not None and self.alive and time.monotonic() < deadline and not answered() and not when():
+            time.sleep(0.001)
+        elapsed = time.monotonic() - started
+        exited, waiting = self._proc.poll(), answered()
+        self.kill()
+        state = (f"it had {exit_description(exited)} already" if exited is not None
+                 else "it had answered already" if waiting else "no answer yet")
+        raise PeerKilled(
+            f"{self.name}: killed with SIGKILL by the harness {elapsed * 1000:.0f} ms into {op} "
+            f"(request id {request['id']}; {state})"
+        )
+
+    def request(self, op: str, _timeout: float | None = None, **args: Any) -> Json:
+        """Send ``op`` with ``args``; return the result fields or raise ``PeerError``."""
+        request, exchange = self._send(op, args)
         deadline = time.monotonic() + (self.timeout if _timeout is None else _timeout)
         line = self._read_line(deadline, request)
         try:
@@ -199,6 +253,56 @@ class PeerProcess:
             raise self._fail(
                 PeerGarbage, f"answered request id {request['id']} ({op}) with id {response.get('id')!r}"
             )
+        if response.get("ok") is True:
+            return {k: v for k, v in response.items() if k not in ("id", "ok")}
+        error = response.get("error")
+        if response.get("ok") is not False or not isinstance(error, dict) or "kind" not in error:
+            raise self._fail(PeerGarbage, f"answered {op} with a malformed response: {line[:200]!r}")
+        raise PeerError(self.name, request, str(error["kind"]), str(error.get("message", "")))
+
+    def send(self, op: str, **args: Any) -> int:
+        """Send ``op`` without waiting for its answer; returns the request id for ``receive``.
+
+        For requests that block until another process acts (the bench op's
+        ``pipe_read``). Answers come in order: ``receive`` them in the order
+        sent, and before any ``request``.
+        """
+        if not self.alive or self._proc is None or self._proc.stdin is None:
+            raise PeerCrashed(f"{self.name}: not running (request {op})")
+        self._next_id += 1
+        request: Json = {"id": self._next_id, "op": op, **args}
+        exchange = Exchange(request)
+        self.history.append(exchange)
+        self._pending.append(exchange)
+        try:
+            self._proc.stdin.write(json.dumps(request).encode() + b"\n")
+            self._proc.stdin.flush()
+        except OSError:
+            code = self._proc.wait()
+            raise self._fail(PeerCrashed, f"exited with status {code} before {op}") from None
+        return int(request["id"])
+
+    def receive(self, request_id: int, timeout: float | None = None) -> Json:
+        """Wait for the answer to a request made with ``send``; result fields, or raise ``PeerError``."""
+        if not self._pending or self._pending[0].request["id"] != request_id:
+            waiting = [e.request["id"] for e in self._pending]
+            raise ValueError(f"{self.name}: receive({request_id}) out of order; pending ids {waiting}")
+        exchange = self._pending.pop(0)
+        request = exchange.request
+        op = request["op"]
+        if self._proc is None:
+            raise PeerCrashed(f"{self.name}: not running (answer to {op})")
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        line = self._read_line(deadline, request)
+        try:
+            response = json.loads(line)
+        except ValueError:
+            raise self._fail(PeerGarbage, f"wrote a non-JSON line in answer to {op}: {line[:200]!r}") from None
+        if not isinstance(response, dict):
+            raise self._fail(PeerGarbage, f"answered {op} with a non-object: {line[:200]!r}")
+        exchange.response = response
+        if response.get("id") != request_id:
+            raise self._fail(PeerGarbage, f"answered request id {request_id} ({op}) with id {response.get('id')!r}")
         if response.get("ok") is True:
             return {k: v for k, v in response.items() if k not in ("id", "ok")}
         error = response.get("error")

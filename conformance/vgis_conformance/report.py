@@ -88,9 +88,19 @@ def summary_lines(results: list[CaseResult], unavailable: dict[str, str]) -> lis
     return lines
 
 
+def segment_totals(peer_info: dict[str, Any], left_in_dev_shm: list[str]) -> dict[str, int]:
+    """The run's segment counts: created by peers, removed by the harness after a peer failed, left at the end."""
+    return {
+        "created": sum(int(i.get("segments_created", 0)) for i in peer_info.values()),
+        "removed_after_failure": sum(int(i.get("segments_removed_after_failure", 0)) for i in peer_info.values()),
+        "left_in_dev_shm": len(left_in_dev_shm),
+    }
+
+
 def write_reports(
     report_dir: Path, results: list[CaseResult], *, manifests: list[Manifest], unavailable: dict[str, str],
     started: float, known_files: dict[str, Path | None], peer_info: dict[str, Any],
+    left_in_dev_shm: list[str] | None = None,
 ) -> dict[str, Path]:
     """Write report.json and report.html; returns their paths."""
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -112,6 +122,7 @@ def write_reports(
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         "peers": peers,
         "totals": dict(Counter(r.outcome for r in results)),
+        "segments": segment_totals(peer_info, left_in_dev_shm or []),
         "cases": [r.to_json() for r in sorted(results, key=lambda r: (r.case_id, r.peers))],
     }
     json_path = report_dir / "report.json"
@@ -144,7 +155,8 @@ def render_html(data: dict[str, Any], results: list[CaseResult]) -> str:
         "pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px}",
         "</style><h1>VGIS conformance report</h1>",
         f"<p>kit {html.escape(str(data['kit_version']))}, started {html.escape(str(data['started']))}, "
-        f"{data['duration']} s, totals {html.escape(json.dumps(data['totals']))}</p>",
+        f"{data['duration']} s, totals {html.escape(json.dumps(data['totals']))}, "
+        f"segments {html.escape(json.dumps(data['segments']))}</p>",
         "<h2>Peers</h2><table><tr><th>peer</th><th>language</th><th>version</th><th>Arrow</th>"
         "<th>available</th></tr>",
     ]
