@@ -2,10 +2,13 @@
 //! (docs/peer-protocol.md) over this crate's port of the format. All of the
 //! format lives in the library; this file is the protocol.
 
+mod bench;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
 
 use arrow_array::RecordBatch;
 use arrow_ipc::reader::StreamReader;
@@ -13,17 +16,20 @@ use arrow_ipc::writer::StreamWriter;
 use arrow_schema::SchemaRef;
 use serde_json::{json, Map, Value};
 
-use vgis::error::{bad_request, internal, ipc_error, unsupported, Result};
+use vgis::error::{bad_request, internal, ipc_error, out_of_bounds, unsupported, Result};
 use vgis::pointer::{self, Metadata};
-use vgis::{Segment, VgisError, ARROW_VERSION};
+use vgis::{Kind, Segment, VgisError, ARROW_VERSION};
 
-const CAPABILITIES: [&str; 6] = [
+/// Keep in step with peer.toml's `capabilities` (the harness refuses a peer
+/// whose two lists differ).
+const CAPABILITIES: [&str; 7] = [
     "allocate",
     "shrink",
     "reset",
     "read",
     "make_pointer",
     "maybe_write",
+    "bench",
 ];
 /// WRITE-5: this writer has no size gate.
 const MIN_BATCH_BYTES: usize = 0;
@@ -131,6 +137,16 @@ fn save(path: &str, batch: &RecordBatch) -> Result<()> {
     Ok(())
 }
 
+fn bench_err(f: bench::Failure) -> VgisError {
+    let kind = match f.kind {
+        "bad_request" => Kind::BadRequest,
+        "ipc_error" => Kind::IpcError,
+        "out_of_bounds" => Kind::OutOfBounds,
+        _ => Kind::Internal,
+    };
+    VgisError::new(kind, "-", f.message)
+}
+
 fn obj(value: Value) -> Json {
     match value {
         Value::Object(map) => map,
@@ -180,6 +196,95 @@ impl Peer {
                 }
             }
         }
+    }
+
+    /// The `bench` operation (docs/peer-protocol.md): every repetition timed
+    /// on its own, inside the peer, after the batch file has been read.
+    fn bench(&mut self, req: &Json) -> Result<Json> {
+        let action = string(req, "action")?;
+        let repeat = uint(req, "repeat")?;
+        if repeat == 0 {
+            return Err(bad_request("-", "repeat must be at least 1"));
+        }
+        let batch_of = |req: &Json| -> Result<RecordBatch> {
+            let (_, batch) = read_file(string(req, "batch")?)?;
+            batch.ok_or_else(|| bad_request("-", "the batch file holds no batch"))
+        };
+        let mut seconds = Vec::new();
+        let bytes: u64;
+        match action {
+            "write" => {
+                let batch = batch_of(req)?;
+                let seg = self.seg(req)?;
+                let mut length = 0;
+                for _ in 0..repeat {
+                    let start = Instant::now();
+                    let placed = seg.write_batch(&batch)?;
+                    let elapsed = start.elapsed();
+                    let Some((offset, len)) = placed else {
+                        return Err(bad_request(
+                            "WRITE-6",
+                            format!("the batch does not fit in the {}-byte segment", seg.size()),
+                        ));
+                    };
+                    seg.allocator().free(offset)?;
+                    seconds.push(bench::secs(elapsed));
+                    length = len;
+                }
+                bytes = length;
+            }
+            "resolve" => {
+                let (schema, _) = read_file(string(req, "batch")?)?;
+                let (offset, length) = (uint(req, "offset")?, uint(req, "length")?);
+                let (pointer_batch, md) = pointer::make_pointer(&schema, offset, length)?;
+                let seg = self.seg(req)?;
+                for _ in 0..repeat {
+                    let (given, given_md) = (pointer_batch.clone(), md.clone());
+                    let start = Instant::now();
+                    let resolved = pointer::resolve(given, given_md, seg)?;
+                    bench::touch(&resolved.batch);
+                    seconds.push(bench::secs(start.elapsed()));
+                    // Nothing is freed: the region stays the harness's.
+                }
+                bytes = length;
+            }
+            "memcpy" => {
+                let length = uint(req, "length")?;
+                let seg = self.seg(req)?;
+                let end = (bench::DATA_START as u64).checked_add(length);
+                if end.is_none_or(|end| end > seg.size() as u64) {
+                    return Err(out_of_bounds(
+                        "-",
+                        format!(
+                            "{length} bytes from {} do not fit in the {}-byte segment",
+                            bench::DATA_START,
+                            seg.size()
+                        ),
+                    ));
+                }
+                let src = bench::private_buffer(length as usize);
+                let dst = seg.bytes_mut()[bench::DATA_START..].as_mut_ptr();
+                // SAFETY: bounds checked above; the private buffer is not in the mapping.
+                seconds = unsafe { bench::time_memcpy(dst, &src, repeat) };
+                bytes = length;
+            }
+            "pipe_write" => {
+                let batch = batch_of(req)?;
+                let (s, b) = bench::pipe_write(string(req, "path")?, &batch, repeat).map_err(bench_err)?;
+                (seconds, bytes) = (s, b);
+            }
+            "pipe_read" => {
+                let (s, b) = bench::pipe_read(string(req, "path")?, repeat).map_err(bench_err)?;
+                (seconds, bytes) = (s, b);
+            }
+            other => {
+                return Err(bad_request(
+                    "-",
+                    format!("unknown bench action {other:?} (write, resolve, memcpy, pipe_write, pipe_read)"),
+                ))
+            }
+        }
+        Ok(obj(json!({"seconds": seconds, "bytes": bytes})))
     }
 
     fn op(&mut self, op: &str, req: &Json) -> Result<Json> {
@@ -302,6 +407,7 @@ impl Peer {
                 save(out, &batch)?;
                 json!({"pointer": is_pointer, "metadata": md_json(&md)})
             }
+            "bench" => return self.bench(req),
             other => {
                 return Err(unsupported(
                     "-",

@@ -225,7 +225,8 @@ impl Segment {
         unsafe { std::slice::from_raw_parts(self.ptr, self.size) }
     }
 
-    fn bytes_mut(&mut self) -> &mut [u8] {
+    /// The whole mapping, writable (the `bench` memcpy baseline writes here).
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
         unsafe { std::slice::from_raw_parts_mut(self.ptr, self.size) }
     }
 
