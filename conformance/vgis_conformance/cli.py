@@ -160,6 +160,13 @@ def cmd_fixtures(args: argparse.Namespace, extra: list[str]) -> int:
     return fixtures.main(extra)
 
 
+def cmd_bench(args: argparse.Namespace, extra: list[str]) -> int:
+    """Throughput of the peers' write and resolve paths against memcpy and a pipe; the harness's own speed."""
+    from vgis_conformance import bench
+
+    return bench.main(args, extra)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``vgis-conformance`` console script."""
     parser = argparse.ArgumentParser(prog="vgis-conformance", description=__doc__)
@@ -182,9 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     known.add_argument("--peer", action="append", default=[])
     known.add_argument("--rewrite", action="store_true")
     sub.add_parser("fixtures", help="regenerate or check the golden fixtures (--regenerate / --check)")
+    from vgis_conformance.bench import add_arguments as bench_arguments
+
+    bench_arguments(sub.add_parser("bench", help="throughput benchmarks (benchmarks/out/) and the harness's own speed"))
     args, extra = parser.parse_known_args(argv)
     handlers = {"run": cmd_run, "doctor": cmd_doctor, "replay": cmd_replay, "known-failures": cmd_known_failures,
-                "fixtures": cmd_fixtures}
+                "fixtures": cmd_fixtures, "bench": cmd_bench}
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     return handlers[args.command](args, extra)
 

@@ -7,12 +7,15 @@ broken peers (tests/broken_peers) can override exactly one behaviour.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 import vgis
 from vgis import pointer, region
@@ -20,7 +23,8 @@ from vgis.errors import InvalidArgument, Unsupported, VgisError
 from vgis.segment import Segment
 
 Json = dict[str, Any]
-CAPABILITIES = ["allocate", "shrink", "reset", "read", "make_pointer", "maybe_write", "advertise"]
+CAPABILITIES = ["allocate", "shrink", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench"]
+DATA_START = 65_536  # where the memcpy action copies to: the first byte of the data area
 
 
 def read_file(path: str) -> tuple[pa.Schema, pa.RecordBatch | None]:
@@ -41,6 +45,105 @@ def to_bytes(md: dict[str, str]) -> pointer.Metadata:
 
 def to_str(md: pointer.Metadata) -> dict[str, str]:
     return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in md.items()}
+
+
+def touch(array: pa.Array) -> int:
+    """Read every byte of every buffer of ``array`` (children and dictionary included); a sum of them."""
+    total = 0
+    if pa.types.is_dictionary(array.type):
+        return touch(array.indices) + touch(array.dictionary)
+    for buf in array.buffers():
+        if buf is not None and buf.size:
+            total += pc.sum(pa.Array.from_buffers(pa.uint8(), buf.size, [None, buf])).as_py()
+    return total
+
+
+def touch_batch(batch: pa.RecordBatch) -> int:
+    """``touch`` over every column."""
+    return sum(touch(column) for column in batch.columns)
+
+
+class CountingReader(io.RawIOBase):
+    """A file wrapper that counts the bytes read through it (a FIFO cannot ``tell``)."""
+
+    def __init__(self, raw: Any) -> None:
+        super().__init__()
+        self.raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.raw.read(size)
+        self.count += len(data)
+        return data
+
+
+def bench(action: str, req: Json, batch: pa.RecordBatch, repeat: int,
+          write: Callable[[pa.RecordBatch], tuple[int, int] | None], free: Callable[[int], None],
+          resolve: Callable[[pa.Schema, int, int], Callable[[], pa.RecordBatch]], buf: memoryview) -> Json:
+    """The ``bench`` op's timing loops; ``write``, ``free`` and ``resolve`` are the library's own paths.
+
+    ``resolve(schema, offset, length)`` builds the pointer batch (untimed) and returns the timed call.
+
+    Shared shape with peers/vgi-rpc-python/peer.py (which runs in another venv, so it keeps a copy).
+    """
+    seconds: list[float] = []
+    moved = 0
+    clock = time.perf_counter
+    source = b""
+    resolved: Callable[[], pa.RecordBatch] | None = None
+    if action == "memcpy":
+        length = int(req["length"])
+        if length <= 0 or DATA_START + length > len(buf):
+            raise InvalidArgument("-", f"bench memcpy: {length} bytes do not fit after byte {DATA_START}")
+        source = b"\x5a" * length  # private memory, every page touched before the clock starts
+    elif action == "resolve":
+        resolved = resolve(batch.schema, int(req["offset"]), int(req["length"]))
+    for _ in range(repeat):
+        if action == "write":
+            start = clock()
+            placed = write(batch)
+            elapsed = clock() - start
+            if placed is None:
+                raise InvalidArgument("-", "bench write: the batch does not fit in the segment")
+            free(placed[0])
+            moved = placed[1]
+        elif action == "resolve" and resolved is not None:
+            start = clock()
+            touch_batch(resolved())
+            elapsed = clock() - start
+            moved = int(req["length"])
+        elif action == "memcpy":
+            start = clock()
+            buf[DATA_START : DATA_START + len(source)] = source
+            elapsed = clock() - start
+            moved = len(source)
+        elif action == "pipe_write":
+            with open(req["path"], "wb") as fifo:  # blocks until the reader opens its end
+                start = clock()
+                sink = pa.PythonFile(fifo, mode="w")
+                with pa.ipc.new_stream(sink, batch.schema) as writer:
+                    writer.write_batch(batch)
+                moved = int(sink.tell())
+                fifo.flush()
+                elapsed = clock() - start
+        elif action == "pipe_read":
+            with open(req["path"], "rb") as fifo:  # blocks until the writer opens its end
+                start = clock()
+                counter = CountingReader(fifo)
+                with pa.ipc.open_stream(pa.PythonFile(counter, mode="r")) as reader:
+                    got = reader.read_all()
+                for chunk in got.to_batches():
+                    touch_batch(chunk)
+                elapsed = clock() - start
+                moved = counter.count
+                del got
+        else:
+            raise InvalidArgument("-", f"unknown bench action {action!r}")
+        seconds.append(elapsed)
+    return {"seconds": seconds, "bytes": moved}
 
 
 class Handler:
@@ -148,6 +251,22 @@ class Handler:
 
     def op_advertise(self, req: Json) -> Json:
         return {"metadata": to_str(pointer.advertise(self.seg(req)))}
+
+    def op_bench(self, req: Json) -> Json:
+        segment = self.seg(req)
+        _, batch = read_file(req["batch"])
+        if batch is None:
+            raise InvalidArgument("-", "bench: the batch file holds no batch")
+        repeat = int(req.get("repeat", 1))
+        if repeat < 1:
+            raise InvalidArgument("-", f"bench: repeat must be >= 1, got {repeat}")
+
+        def resolve(schema: pa.Schema, offset: int, length: int) -> Callable[[], pa.RecordBatch]:
+            ptr, md = pointer.make_pointer(schema, offset, length)
+            return lambda: pointer.resolve(ptr, md, segment).batch
+
+        return bench(str(req["action"]), req, batch, repeat, lambda b: region.write_batch(segment, b),
+                     segment.allocator.free, resolve, segment.buf)
 
 
 def serve(handler: Handler, stdin: Any = None, stdout: Any = None) -> None:

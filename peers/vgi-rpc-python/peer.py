@@ -35,20 +35,24 @@ import json
 import os
 import struct
 import sys
+import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version as dist_version
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import vgi_rpc.shm as shm
 from vgi_rpc.metadata import SHM_OFFSET_KEY, SHM_SEGMENT_NAME_KEY, SHM_SEGMENT_SIZE_KEY
 from vgi_rpc.rpc._wire import _write_request
 
 Json = dict[str, Any]
 NAME = "vgi-rpc-python"
-CAPABILITIES = ["allocate", "reset", "read", "make_pointer", "maybe_write", "advertise"]
+CAPABILITIES = ["allocate", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench"]
+DATA_START = 65_536  # where the memcpy action copies to: the first byte of the data area
 
 
 class ProtocolError(Exception):
@@ -111,6 +115,108 @@ def integer(req: Json, key: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise ProtocolError("bad_request", f"{key} must be an integer, got {value!r}")
     return value
+
+
+# --- the bench op's timing loops ---------------------------------------------
+
+
+def touch(array: pa.Array) -> int:
+    """Read every byte of every buffer of ``array`` (children and dictionary included); a sum of them."""
+    total = 0
+    if pa.types.is_dictionary(array.type):
+        return touch(array.indices) + touch(array.dictionary)
+    for buf in array.buffers():
+        if buf is not None and buf.size:
+            total += pc.sum(pa.Array.from_buffers(pa.uint8(), buf.size, [None, buf])).as_py()
+    return total
+
+
+def touch_batch(batch: pa.RecordBatch) -> int:
+    """``touch`` over every column."""
+    return sum(touch(column) for column in batch.columns)
+
+
+class CountingReader(io.RawIOBase):
+    """A file wrapper that counts the bytes read through it (a FIFO cannot ``tell``)."""
+
+    def __init__(self, raw: Any) -> None:
+        super().__init__()
+        self.raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.raw.read(size)
+        self.count += len(data)
+        return data
+
+
+def bench(action: str, req: Json, batch: pa.RecordBatch, repeat: int,
+          write: Callable[[pa.RecordBatch], tuple[int, int] | None], free: Callable[[int], None],
+          resolve: Callable[[pa.Schema, int, int], Callable[[], pa.RecordBatch]], buf: memoryview) -> Json:
+    """The ``bench`` op's timing loops; ``write``, ``free`` and ``resolve`` are the library's own paths.
+
+    ``resolve(schema, offset, length)`` builds the pointer batch (untimed) and returns the timed call.
+
+    A copy of peers/python-reference/peer.py's loop (this peer runs in its own venv, without the kit).
+    """
+    seconds: list[float] = []
+    moved = 0
+    clock = time.perf_counter
+    source = b""
+    resolved: Callable[[], pa.RecordBatch] | None = None
+    if action == "memcpy":
+        length = int(req["length"])
+        if length <= 0 or DATA_START + length > len(buf):
+            raise ProtocolError("bad_request", f"bench memcpy: {length} bytes do not fit after byte {DATA_START}")
+        source = b"\x5a" * length  # private memory, every page touched before the clock starts
+    elif action == "resolve":
+        resolved = resolve(batch.schema, int(req["offset"]), int(req["length"]))
+    for _ in range(repeat):
+        if action == "write":
+            start = clock()
+            placed = write(batch)
+            elapsed = clock() - start
+            if placed is None:
+                raise ProtocolError("bad_request", "bench write: the batch does not fit in the segment")
+            free(placed[0])
+            moved = placed[1]
+        elif action == "resolve" and resolved is not None:
+            start = clock()
+            touch_batch(resolved())
+            elapsed = clock() - start
+            moved = int(req["length"])
+        elif action == "memcpy":
+            start = clock()
+            buf[DATA_START : DATA_START + len(source)] = source
+            elapsed = clock() - start
+            moved = len(source)
+        elif action == "pipe_write":
+            with open(req["path"], "wb") as fifo:  # blocks until the reader opens its end
+                start = clock()
+                sink = pa.PythonFile(fifo, mode="w")
+                with pa.ipc.new_stream(sink, batch.schema) as writer:
+                    writer.write_batch(batch)
+                moved = int(sink.tell())
+                fifo.flush()
+                elapsed = clock() - start
+        elif action == "pipe_read":
+            with open(req["path"], "rb") as fifo:  # blocks until the writer opens its end
+                start = clock()
+                counter = CountingReader(fifo)
+                with pa.ipc.open_stream(pa.PythonFile(counter, mode="r")) as reader:
+                    got = reader.read_all()
+                for chunk in got.to_batches():
+                    touch_batch(chunk)
+                elapsed = clock() - start
+                moved = counter.count
+                del got
+        else:
+            raise ProtocolError("bad_request", f"unknown bench action {action!r}")
+        seconds.append(elapsed)
+    return {"seconds": seconds, "bytes": moved}
 
 
 # --- error mapping ------------------------------------------------------------
@@ -332,6 +438,26 @@ class Handler:
             _, md = reader.read_next_batch_with_custom_metadata()
         keys = (SHM_SEGMENT_NAME_KEY, SHM_SEGMENT_SIZE_KEY)
         return {"metadata": from_kv({k: v for k, v in (md or {}).items() if k in keys})}
+
+    def op_bench(self, req: Json) -> Json:
+        # write is ShmSegment.allocate_and_write called directly, so the package's
+        # size gate (SHM_MIN_BATCH_BYTES, applied by maybe_write_to_shm) stays out of the way.
+        segment = self.seg(req)
+        _, batch = read_file(req.get("batch"))
+        if batch is None or batch.num_rows == 0:
+            raise ProtocolError("bad_request", "bench: the batch file holds no rows")
+        repeat = integer(req, "repeat") if "repeat" in req else 1
+        if repeat < 1:
+            raise ProtocolError("bad_request", f"bench: repeat must be >= 1, got {repeat}")
+
+        def resolve(schema: pa.Schema, offset: int, length: int) -> Callable[[], pa.RecordBatch]:
+            ptr, md = shm.make_shm_pointer_batch(schema, offset, length)
+            return lambda: shm.resolve_shm_batch(ptr, md, segment)[0]
+
+        buf = segment.buf
+        assert buf is not None
+        return bench(str(req.get("action")), req, batch, repeat, segment.allocate_and_write, segment.free,
+                     resolve, buf)
 
 
 def release_offset(release_fn: Any, req: Json) -> int | None:
