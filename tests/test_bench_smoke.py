@@ -1,0 +1,42 @@
+"""Smoke test of ``vgis-conformance bench --quick``: the command runs and writes its JSON and PNG.
+
+No timing assertions: the numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vgis_conformance.memory import SHM_DIR
+
+
+def test_bench_quick_writes_json_and_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the bench extra (pip install -e '.[bench]') draws the PNG")
+    before = set(SHM_DIR.iterdir())
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "vgis_conformance.cli", "bench", "--quick", "--peer", "python-reference",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((out / "bench.json").read_text())
+    assert data["peers"] == ["python-reference"]
+    assert not data["errors"]
+    assert len(data["sizes"]) == 2 and data["repeat"] == 2
+    actions = {(s["schema"], s["size"], s["action"]) for s in data["samples"]}
+    assert actions == {(schema, size, action) for schema in ("plain", "dictionary") for size in data["sizes"]
+                       for action in ("write", "resolve", "memcpy", "pipe")}
+    assert all(s["bytes"] > 0 and len(s["seconds"]) >= 2 for s in data["samples"])
+    assert data["overhead"]["python-reference"]["requests_per_s"] > 0
+    assert data["zero_copy"]["zero_copy"] is True
+    assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "overtakes the pipe" in proc.stdout
+    leaked = {p for p in set(SHM_DIR.iterdir()) - before if "bench" in p.name or "overhead" in p.name
+              or "zerocopy" in p.name}
+    assert not leaked
