@@ -1,0 +1,346 @@
+"""The adversarial corpus (fixtures/adversarial) run against every peer: ERR-1, ERR-2 and friends.
+
+Each case is a recipe: a segment (made by the peer, by the harness, or a raw
+object), bytes and a table planted by the harness, then steps, each with the
+outcomes the spec allows. Around every step the harness checks what holds
+whatever the outcome: a rejected step leaves the meaningful header bytes as
+they were (ERR-1); no step writes magic, version, data_size, padding or bytes
+65,528..65,536 (ALLOC-9); every data byte outside what the step legitimately
+created keeps its value (the canary laid over the data area, and the planted
+regions); an allocation lies in the data and misses every listed entry
+(ALLOC-8); and the peer still answers afterwards (ERR-2).
+"""
+
+from __future__ import annotations
+
+import _posixshmem
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from vgis.framing import decode_region
+from vgis.header import HEADER_SIZE, MAX_ALLOCS
+from vgis.pointer import OFFSET_KEY, empty_batch
+from vgis_conformance import memory
+from vgis_conformance.adversarial import Case, load_cases
+from vgis_conformance.fixtures import ipc_cases, read_stream
+from vgis_conformance.kit import Kit, header_mismatch
+from vgis_conformance.memory import CANARY
+from vgis_conformance.outcomes import NA_PREFIX
+from vgis_conformance.peer import Peer, segment_name
+from vgis_conformance.protocol import PeerError
+
+CASES = {c.case_id: c for c in load_cases()}
+IPC = {c.name: c for c in ipc_cases()}
+PARAMS = [pytest.param(key, id=key, marks=pytest.mark.clauses(*c.clauses)) for key, c in CASES.items()]
+UNUSED = slice(HEADER_SIZE - 8, HEADER_SIZE)
+FIXED = (slice(0, 16), slice(20, 24), UNUSED)
+OFF = OFFSET_KEY.decode()
+
+
+def listed(header: bytes) -> list[tuple[int, int]]:
+    """Slots 0..min(num_allocs, 4,094) of a full header: the entries ALLOC-8 protects."""
+    count = min(struct.unpack_from("<I", header, 16)[0], MAX_ALLOCS)
+    flat = struct.unpack_from(f"<{2 * count}Q", header, 24)
+    return list(zip(flat[0::2], flat[1::2]))
+
+
+def meaningful(header: bytes) -> bytes:
+    """HDR-9's meaningful bytes, the slot count clamped to the table."""
+    return header[: 24 + 16 * min(struct.unpack_from("<I", header, 16)[0], MAX_ALLOCS)]
+
+
+def check_range(offset: int, size: int, total: int, entries: list[tuple[int, int]], what: str) -> None:
+    """ALLOC-8: ``offset..offset+size`` lies in the data area and misses every listed entry."""
+    assert offset >= HEADER_SIZE and offset + size <= total, (
+        f"ALLOC-8: {what} [{offset}, {offset + size}) is not inside the data area [{HEADER_SIZE}, {total})")
+    for o, n in entries:
+        if n and offset < o + n and o < offset + size:
+            raise AssertionError(f"ALLOC-8: {what} [{offset}, +{size}) overlaps the listed entry ({o}, {n})")
+
+
+@dataclass
+class Target:
+    """The segment a case works on, with the handles the peer holds to it."""
+
+    name: str
+    size: int
+    mapping: memory.Mapping | None
+    handle: str | None = None
+    owned_by_harness: bool = False
+    extra_handles: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+
+    def header(self) -> bytes:
+        return self.mapping.read(0, HEADER_SIZE) if self.mapping is not None else b""
+
+    def data(self) -> bytes:
+        return self.mapping.data() if self.mapping is not None else b""
+
+
+def make_raw(name: str, size: int, mode: int = 0o600) -> None:
+    """A shared-memory object of ``size`` zero bytes, made by the harness."""
+    fd = _posixshmem.shm_open(name, os.O_CREAT | os.O_EXCL | os.O_RDWR, mode=0o600)
+    try:
+        os.ftruncate(fd, size)
+        if mode != 0o600:
+            os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+def plant_table(m: memory.Mapping, table: dict[str, Any]) -> None:
+    """Write the recipe's table straight into the header, as a buggy peer might have."""
+    entries = [tuple(e) for e in table.get("entries", [])]
+    run = table.get("run")
+    if run is not None:
+        entries += [(run["start"] + i * run["length"], run["length"]) for i in range(run["count"])]
+    slots = entries + [tuple(e) for e in table.get("stale", [])]
+    if slots:
+        flat = [v for e in slots for v in e]
+        m.write(24, struct.pack(f"<{len(flat)}Q", *flat))
+    count = table.get("count")
+    m.write(16, struct.pack("<I", len(entries) if count is None else count))
+
+
+def setup_target(case: Case, peer: Peer, kit: Kit) -> Target:
+    """Make the case's segment, lay the canary, plant its bytes and table."""
+    seg = case.segment
+    by, size = seg["by"], int(seg.get("size", 0))
+    if by == "peer":
+        s = kit.create(peer, size)
+        target = Target(s.name, s.size, s.map, s.handle(peer))
+    elif by == "none":
+        return Target(segment_name("adv-none"), 0, None, owned_by_harness=True)
+    else:
+        name = segment_name("adv")
+        make_raw(name, size)
+        target = Target(name, size, None, owned_by_harness=True)
+        if by == "harness" or size >= HEADER_SIZE:
+            target.mapping = memory.Mapping(name)
+        if by == "harness":
+            assert target.mapping is not None
+            target.mapping.write(0, struct.pack("<4sIQII", b"VGIS", 1, size - HEADER_SIZE, 0, 0))
+    m = target.mapping
+    if m is not None and size >= HEADER_SIZE:
+        m.fill_data()
+        m.write(UNUSED.start, bytes([CANARY]) * 8)
+    for p in case.plant:
+        data = case.bins[p["bin"]] if "bin" in p else bytes.fromhex(p["hex"])
+        if m is not None:
+            m.write(int(p["at"]), data)
+        else:
+            fd = os.open(memory.shm_path(target.name), os.O_RDWR)
+            try:
+                os.pwrite(fd, data, int(p["at"]))
+            finally:
+                os.close(fd)
+    if case.table is not None:
+        assert m is not None, "a table needs a mapped segment"
+        plant_table(m, case.table)
+    if "mode" in seg and by != "none":
+        os.chmod(memory.shm_path(target.name), int(seg["mode"]))
+    return target
+
+
+def expand(pattern: str, target: Target) -> str:
+    missing = segment_name("adv-missing")
+    return (pattern.replace("{name}", target.name).replace("{bare}", target.name.lstrip("/"))
+            .replace("{missing_bare}", missing.lstrip("/")).replace("{missing}", missing))
+
+
+def schema_of(case: Case, step: dict[str, Any]) -> pa.Schema:
+    if "schema_bin" in step:
+        schema: pa.Schema = pa.ipc.open_stream(pa.py_buffer(case.bins[step["schema_bin"]])).schema
+        return schema
+    return IPC[step["schema_of"]].batch.schema
+
+
+def expected_batch(case: Case, step: dict[str, Any]) -> pa.RecordBatch:
+    if "expect_bin" in step:
+        return read_stream(case.bins[step["expect_bin"]])[0]
+    return IPC[step.get("expect_batch", step["schema_of"])].batch
+
+
+class Runner:
+    """Runs one case's steps and checks the invariants around each."""
+
+    def __init__(self, case: Case, peer: Peer, kit: Kit, target: Target) -> None:
+        self.case, self.peer, self.kit, self.t = case, peer, kit, target
+
+    def call(self, op: str, **args: Any) -> tuple[str, dict[str, Any]]:
+        """(error kind, {}) or ("", result)."""
+        try:
+            return "", self.peer.call(op, **args)
+        except PeerError as exc:
+            return exc.kind, {"message": exc.message}
+
+    def step(self, index: int, step: dict[str, Any]) -> None:
+        op = step["op"]
+        where = f"step {index} ({op})"
+        header_before, data_before = self.t.header(), self.t.data()
+        kind, result, allowed = self.perform(op, step, header_before)
+        outcome = kind or result.pop("outcome")
+        assert outcome in step["expect"], (
+            f"{where}: the peer answered {outcome}{': ' + str(result.get('message', '')) if kind else ''}; "
+            f"expected {' or '.join(step['expect'])}")
+        if self.t.mapping is None or self.t.size < HEADER_SIZE:
+            return
+        header_after, data_after = self.t.header(), self.t.data()
+        for part in FIXED:
+            assert header_after[part] == header_before[part], (
+                f"ALLOC-9/ERR-1: {where} changed header bytes {part.start}..{part.stop}: "
+                f"{header_before[part].hex()} -> {header_after[part].hex()}")
+        if kind or op in ("resolve", "attach", "create"):
+            problem = header_mismatch(meaningful(header_before), meaningful(header_after),
+                                      f"{where} ({'rejected' if kind else op})")
+            assert not problem, f"ERR-1/PTR-6: {problem}"
+        self.check_data(where, data_before, data_after, allowed)
+
+    def check_data(self, where: str, before: bytes, after: bytes, allowed: tuple[int, int] | None) -> None:
+        """Every data byte outside ``allowed`` (absolute range) keeps its value (canary or planted)."""
+        if before == after:
+            return
+        lo, hi = (allowed[0] - HEADER_SIZE, allowed[1] - HEADER_SIZE) if allowed else (0, 0)
+        for start, stop in ((0, lo), (hi, len(before))):
+            if before[start:stop] != after[start:stop]:
+                first = next(i for i in range(start, stop) if before[i] != after[i])
+                raise AssertionError(
+                    f"{where} wrote data byte {first + HEADER_SIZE} outside its own entry"
+                    f"{f' [{allowed[0]}, {allowed[1]})' if allowed else ''}: "
+                    f"{before[first:first + 8].hex()} -> {after[first:first + 8].hex()}")
+
+    def perform(self, op: str, step: dict[str, Any], header: bytes
+                ) -> tuple[str, dict[str, Any], tuple[int, int] | None]:
+        t = self.t
+        if op in ("attach", "create"):
+            name = expand(step["name"], t)
+            checkable = op == "create" and "\x00" not in name and bool(name.strip("/")) and len(name) < 256
+            existed = checkable and memory.exists(name)
+            kind, result = self.call(op, name=name, size=step["size"])
+            if not kind:
+                handle = str(result["segment"])
+                if op == "create":
+                    t.created.append(str(result["name"]))
+                    t.extra_handles.append(handle)
+                elif t.handle is None:
+                    t.handle = handle
+                else:
+                    t.extra_handles.append(handle)
+                result = {"outcome": "ok"}
+            elif checkable and not existed:
+                assert not memory.exists(name), f"LIFE-1: the rejected create left {name!r} behind"
+            return kind, result, None
+        assert t.handle is not None, f"{op} needs a handle: the recipe must create or attach first"
+        if op == "allocate":
+            kind, result = self.call(op, segment=t.handle, size=step["size"])
+            if kind:
+                return kind, result, None
+            if result["offset"] is None:
+                assert meaningful(t.header()) == meaningful(header), "ALLOC-3: a null allocate changed the table"
+                return "", {"outcome": "null"}, None
+            offset = int(result["offset"])
+            check_range(offset, int(step["size"]), t.size, listed(header), "allocate returned")
+            after = listed(t.header())
+            want = sorted([*listed(header), (offset, int(step["size"]))])
+            assert sorted(after) == want, f"ALLOC-2/8: after allocate the table is {after}, expected {want} in order"
+            return "", {"outcome": "allocated"}, None
+        if op == "free":
+            kind, result = self.call(op, segment=t.handle, offset=step["offset"])
+            if not kind and struct.unpack_from("<I", header, 16)[0] <= MAX_ALLOCS:
+                before = listed(header)
+                index = next(i for i, (o, _) in enumerate(before) if o == step["offset"])
+                want = before[:index] + before[index + 1:]
+                assert listed(t.header()) == want, f"ALLOC-5: after free the table is {listed(t.header())}, not {want}"
+            return kind, {"outcome": "ok"} if not kind else result, None
+        if op == "shrink":
+            kind, result = self.call(op, segment=t.handle, offset=step["offset"], length=step["length"])
+            if not kind and struct.unpack_from("<I", header, 16)[0] <= MAX_ALLOCS:
+                before = listed(header)
+                index = next(i for i, (o, _) in enumerate(before) if o == step["offset"])
+                want = [*before[:index], (step["offset"], step["length"]), *before[index + 1:]]
+                assert listed(t.header()) == want, f"ALLOC-6: after shrink the table is {listed(t.header())}"
+            return kind, {"outcome": "ok"} if not kind else result, None
+        if op == "write":
+            kind, result = self.call(op, segment=t.handle, batch=str(IPC[step["batch"]].arrows_path))
+            if kind:
+                return kind, result, None
+            if result["offset"] is None:
+                assert meaningful(t.header()) == meaningful(header), "WRITE-6: a write that did not fit left an entry"
+                return "", {"outcome": "null"}, None
+            offset, length = int(result["offset"]), int(result["length"])
+            mine = [e for e in listed(t.header()) if e[0] == offset and e not in listed(header)]
+            assert mine, f"WRITE-1: the region at {offset} is not in a new entry; table {listed(t.header())}"
+            entry = mine[0]
+            check_range(entry[0], entry[1], t.size, listed(header), "write's entry")
+            assert 1 <= length <= entry[1], f"WRITE-1: region length {length} does not fit its entry {entry}"
+            region = t.mapping.read(offset, length) if t.mapping else b""
+            decoded = decode_region(pa.py_buffer(region), IPC[step["batch"]].batch.schema)
+            assert decoded.equals(IPC[step["batch"]].batch), "the written region does not decode to the batch"
+            return "", {"outcome": "written"}, (entry[0], entry[0] + entry[1])
+        return self.resolve(step)
+
+    def resolve(self, step: dict[str, Any]) -> tuple[str, dict[str, Any], tuple[int, int] | None]:
+        schema = schema_of(self.case, step)
+        source = IPC[step["schema_of"]].batch
+        batch = source if step.get("rows") == "data" else empty_batch(schema)
+        out = self.kit.out()
+        metadata = dict(step["metadata"])
+        kind, result = self.call("resolve", segment=self.t.handle, batch=self.kit.batch_file(batch),
+                                 metadata=metadata, out=out)
+        if kind:
+            return kind, result, None
+        got = self.kit.load(out)
+        if not result["pointer"]:
+            assert result["release_offset"] is None, f"PTR-7: a non-pointer reports release_offset {result}"
+            assert result["metadata"] == metadata, f"PTR-7: metadata changed to {result['metadata']}"
+            assert got.equals(batch), "PTR-7: the passed-through batch changed"
+            return "", {"outcome": "passed-through"}, None
+        if "decoded" in step["expect"]:
+            want = expected_batch(self.case, step)
+            assert got.equals(want), f"decoded-equal: the region resolved to\n{got}\nexpected\n{want}"
+            assert str(result["release_offset"]) == metadata[OFF], f"PTR-6: release_offset in {result}"
+        return "", {"outcome": "decoded"}, None
+
+
+@pytest.fixture
+def cleanup() -> Iterator[list[Target]]:
+    targets: list[Target] = []
+    yield targets
+    for t in targets:
+        if t.mapping is not None:
+            t.mapping.close()
+        for name in t.created:
+            memory.unlink(name)
+        if t.owned_by_harness:
+            memory.unlink(t.name)
+
+
+@pytest.mark.oracle("adversarial")
+@pytest.mark.parametrize("case_id", PARAMS)
+def test_case(peer: Peer, kit: Kit, case_id: str, cleanup: list[Target]) -> None:
+    case = CASES[case_id]
+    missing = sorted(set(case.needs) - peer.capabilities)
+    if missing:
+        pytest.skip(f"{NA_PREFIX}{peer.name} lacks capability {', '.join(missing)}")
+    target = setup_target(case, peer, kit)
+    cleanup.append(target)
+    runner = Runner(case, peer, kit, target)
+    try:
+        for index, step in enumerate(case.steps):
+            runner.step(index, step)
+    finally:
+        kit.node.vgis_header_snapshot = target.header()[:24].hex() if target.mapping else None
+        for handle in ([target.handle] if target.owned_by_harness and target.handle else []) + target.extra_handles:
+            try:
+                peer.call("close", segment=handle)
+            except PeerError:
+                pass
+        for name in target.created:
+            peer.forget(name)
+    peer.call("hello")
