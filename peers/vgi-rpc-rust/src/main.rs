@@ -26,11 +26,14 @@
 //! - The crate reports plain `RpcError`s; `classify` maps their type and
 //!   message to the protocol's error kinds.
 
+mod bench;
+
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
 
 use arrow_array::RecordBatch;
 use arrow_ipc::reader::StreamReader;
@@ -38,7 +41,7 @@ use arrow_ipc::writer::StreamWriter;
 use arrow_schema::SchemaRef;
 use serde_json::{json, Map, Value};
 use vgi_rpc::metadata::SHM_OFFSET_KEY;
-use vgi_rpc::shm::{self, ShmSegment};
+use vgi_rpc::shm::{self, ShmAllocator, ShmSegment, HEADER_SIZE};
 use vgi_rpc::wire::{self, Metadata};
 use vgi_rpc::RpcError;
 
@@ -47,13 +50,16 @@ const NAME: &str = "vgi-rpc-rust";
 const CRATE_VERSION: &str = "0.32.0";
 /// The crate's Arrow (checked against Cargo.lock by a unit test).
 const ARROW_VERSION: &str = "60.1.0";
-const CAPABILITIES: [&str; 6] = [
+/// Keep in step with peer.toml's `capabilities` (the harness refuses a peer
+/// whose two lists differ).
+const CAPABILITIES: [&str; 7] = [
     "allocate",
     "shrink",
     "reset",
     "read",
     "make_pointer",
     "maybe_write",
+    "bench",
 ];
 
 type Json = Map<String, Value>;
@@ -236,6 +242,142 @@ fn object_size(name: &str) -> Result<usize> {
     Err(fail("bad_name", format!("cannot open segment {name:?}")))
 }
 
+// --- bench helpers ---------------------------------------------------------------
+
+fn bench_err(f: bench::Failure) -> Failure {
+    fail(f.kind, f.message)
+}
+
+/// Put the entry `(offset, length)` back at exactly its offset after the
+/// crate freed it, using only the crate's first-fit allocator: fill every gap
+/// below `offset` (and the start of its own gap) with temporary entries,
+/// allocate `length` (which then lands at `offset`), free the fillers. The
+/// table ends as `before` was. No other process allocates meanwhile: the
+/// harness waits for the bench answer.
+fn replace_entry(alloc: &ShmAllocator, before: &[(u64, u64)], offset: u64, length: u64) -> Result<()> {
+    let now = alloc.dump_allocs();
+    if now.iter().any(|&(o, _)| o == offset) {
+        return Ok(());
+    }
+    let mut sorted = now.clone();
+    sorted.sort_unstable();
+    let mut fillers = Vec::new();
+    let mut prev_end = HEADER_SIZE as u64;
+    let mut gaps: Vec<(u64, u64)> = Vec::new();
+    for &(o, l) in &sorted {
+        if o >= offset {
+            break;
+        }
+        if o > prev_end {
+            gaps.push((prev_end, o - prev_end));
+        }
+        prev_end = prev_end.max(o.saturating_add(l));
+    }
+    if offset > prev_end {
+        gaps.push((prev_end, offset - prev_end));
+    }
+    let mut result = Ok(());
+    for (at, size) in gaps {
+        match alloc.allocate(size as usize) {
+            Some(got) => {
+                fillers.push(got);
+                if got != at {
+                    result = Err(format!("a filler for the gap at {at} landed at {got}"));
+                    break;
+                }
+            }
+            None => {
+                result = Err(format!("cannot fill the gap at {at} ({size} bytes)"));
+                break;
+            }
+        }
+    }
+    if result.is_ok() {
+        match alloc.allocate(length as usize) {
+            Some(got) if got == offset => {}
+            Some(got) => {
+                let _ = alloc.free(got);
+                result = Err(format!("the entry landed at {got}"));
+            }
+            None => result = Err("the entry does not fit any more".to_string()),
+        }
+    }
+    for f in fillers {
+        let _ = alloc.free(f);
+    }
+    result.map_err(|m| {
+        fail(
+            "internal",
+            format!("bench resolve: the crate freed the harness's region {offset}+{length} and it cannot be re-placed: {m}"),
+        )
+    })?;
+    let mut after = alloc.dump_allocs();
+    let mut expected = before.to_vec();
+    after.sort_unstable();
+    expected.sort_unstable();
+    if after != expected {
+        return Err(fail(
+            "internal",
+            format!("bench resolve: the table after re-placing is {after:?}, was {expected:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A writable mapping of a segment's shared-memory object, for the memcpy
+/// baseline (the crate exposes no mutable view of its own mapping). Same
+/// object, same physical pages; unmapped on drop.
+struct Mapping {
+    ptr: *mut u8,
+    size: usize,
+}
+
+impl Mapping {
+    fn open(name: &str, size: usize) -> Result<Mapping> {
+        let mut candidates = vec![name.to_string()];
+        if !name.starts_with('/') {
+            candidates.push(format!("/{name}"));
+        }
+        for candidate in candidates {
+            let Ok(cname) = CString::new(candidate) else {
+                continue;
+            };
+            let fd = unsafe { libc::shm_open(cname.as_ptr(), libc::O_RDWR, 0) };
+            if fd < 0 {
+                continue;
+            }
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    size,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED,
+                    fd,
+                    0,
+                )
+            };
+            unsafe { libc::close(fd) };
+            if ptr == libc::MAP_FAILED {
+                return Err(fail(
+                    "internal",
+                    format!("cannot map {name:?}: {}", std::io::Error::last_os_error()),
+                ));
+            }
+            return Ok(Mapping {
+                ptr: ptr as *mut u8,
+                size,
+            });
+        }
+        Err(fail("bad_name", format!("cannot open segment {name:?}")))
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.size) };
+    }
+}
+
 // --- the operations -------------------------------------------------------------
 
 struct Handle {
@@ -303,6 +445,126 @@ impl Peer {
             h.held.clear();
             h.segment = None;
         }
+    }
+
+    /// The `bench` operation (docs/peer-protocol.md): every repetition timed
+    /// on its own, inside the peer, after the batch file has been read.
+    fn bench(&mut self, req: &Json) -> Result<Json> {
+        let err = crate_err("bench");
+        let action = string(req, "action")?;
+        let repeat = uint(req, "repeat")?;
+        if repeat == 0 {
+            return Err(fail("bad_request", "repeat must be at least 1"));
+        }
+        let batch_of = |req: &Json| -> Result<RecordBatch> {
+            let (_, batch) = read_file(string(req, "batch")?)?;
+            batch
+                .filter(|b| b.num_rows() > 0)
+                .ok_or_else(|| fail("bad_request", "the batch file holds no batch with rows"))
+        };
+        let mut seconds = Vec::new();
+        let bytes: u64;
+        match action {
+            "write" => {
+                // The crate's write path, ShmSegment::allocate_and_write;
+                // the free is untimed.
+                let batch = batch_of(req)?;
+                let seg = self.seg(req)?;
+                let mut length = 0;
+                for _ in 0..repeat {
+                    let start = Instant::now();
+                    let placed = seg.allocate_and_write(&batch).map_err(&err)?;
+                    let elapsed = start.elapsed();
+                    let Some((offset, len)) = placed else {
+                        return Err(fail(
+                            "bad_request",
+                            format!("[WRITE-6] the batch does not fit in the {}-byte segment", seg.size()),
+                        ));
+                    };
+                    seg.free(offset).map_err(&err)?;
+                    seconds.push(bench::secs(elapsed));
+                    length = len as u64;
+                }
+                bytes = length;
+            }
+            "resolve" => {
+                // The crate's resolve path, shm::resolve_shm_batch (zero-copy
+                // for stream-framed regions), plus the touch. The crate frees
+                // a zero-copy batch's entry when its last buffer drops: the
+                // drop is untimed, and the entry is then re-placed at its
+                // offset (replace_entry) so the harness's region stays listed.
+                let (schema, _) = read_file(string(req, "batch")?)?;
+                let (offset, length) = (uint(req, "offset")?, usize_arg(req, "length")?);
+                let (pointer_batch, md) =
+                    shm::make_shm_pointer_batch(&schema, offset, length).map_err(&err)?;
+                let seg = self.seg(req)?;
+                let before = seg.allocator().dump_allocs();
+                let Some(&(_, entry_len)) = before.iter().find(|&&(o, _)| o == offset) else {
+                    return Err(fail(
+                        "bad_request",
+                        format!("no entry starts at {offset}: place the region first"),
+                    ));
+                };
+                for _ in 0..repeat {
+                    let (given, given_md) = (pointer_batch.clone(), md.clone());
+                    let start = Instant::now();
+                    let resolved = match shm::resolve_shm_batch(given, given_md, Some(seg)) {
+                        Ok(resolved) => resolved,
+                        Err(e) => {
+                            // A failed stream-framed decode frees the entry too.
+                            let _ = replace_entry(seg.allocator(), &before, offset, entry_len);
+                            return Err(err(e));
+                        }
+                    };
+                    bench::touch(&resolved.batch);
+                    let elapsed = start.elapsed();
+                    drop(resolved);
+                    replace_entry(seg.allocator(), &before, offset, entry_len)?;
+                    seconds.push(bench::secs(elapsed));
+                }
+                bytes = length as u64;
+            }
+            "memcpy" => {
+                let length = usize_arg(req, "length")?;
+                let seg = self.seg(req)?;
+                if bench::DATA_START
+                    .checked_add(length)
+                    .is_none_or(|end| end > seg.size())
+                {
+                    return Err(fail(
+                        "out_of_bounds",
+                        format!(
+                            "{length} bytes from {} do not fit in the {}-byte segment",
+                            bench::DATA_START,
+                            seg.size()
+                        ),
+                    ));
+                }
+                let mapping = Mapping::open(seg.name(), seg.size())?;
+                let src = bench::private_buffer(length);
+                // SAFETY: bounds checked above; the private buffer is not in the mapping.
+                seconds = unsafe {
+                    bench::time_memcpy(mapping.ptr.add(bench::DATA_START), &src, repeat)
+                };
+                bytes = length as u64;
+            }
+            "pipe_write" => {
+                let batch = batch_of(req)?;
+                (seconds, bytes) =
+                    bench::pipe_write(string(req, "path")?, &batch, repeat).map_err(bench_err)?;
+            }
+            "pipe_read" => {
+                (seconds, bytes) =
+                    bench::pipe_read(string(req, "path")?, repeat).map_err(bench_err)?;
+            }
+            other => {
+                return Err(fail(
+                    "bad_request",
+                    format!("unknown bench action {other:?} (write, resolve, memcpy, pipe_write, pipe_read)"),
+                ))
+            }
+        }
+        Ok(obj(json!({"seconds": seconds, "bytes": bytes})))
     }
 
     fn op(&mut self, op: &str, req: &Json) -> Result<Json> {
@@ -457,6 +719,7 @@ impl Peer {
                 save(out, &result)?;
                 json!({"pointer": rows > 0 && result.num_rows() == 0, "metadata": md_json(&md)})
             }
+            "bench" => return self.bench(req),
             other => {
                 return Err(fail(
                     "unsupported",
