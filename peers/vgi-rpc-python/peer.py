@@ -121,13 +121,17 @@ def integer(req: Json, key: str) -> int:
 
 
 def touch(array: pa.Array) -> int:
-    """Read every byte of every buffer of ``array`` (children and dictionary included); a sum of them."""
+    """Read every byte of every buffer of ``array`` (children and dictionary included).
+
+    The largest byte of each buffer: a reduction that reads every byte, and Arrow's
+    max kernel over uint8 runs at memory speed (sum over uint8 is about 2.5x slower).
+    """
     total = 0
     if pa.types.is_dictionary(array.type):
         return touch(array.indices) + touch(array.dictionary)
     for buf in array.buffers():
         if buf is not None and buf.size:
-            total += pc.sum(pa.Array.from_buffers(pa.uint8(), buf.size, [None, buf])).as_py()
+            total += pc.max(pa.Array.from_buffers(pa.uint8(), buf.size, [None, buf])).as_py()
     return total
 
 
