@@ -595,6 +595,64 @@ def print_suite(suite: Json) -> None:
         print(f"  {count:>5}  {cells[0]:>8}  {cells[1]:>8}  {', '.join(suite['peers'][:count])}")
 
 
+# --- markdown (benchmarks/RESULTS.md's tables) ----------------------------------
+
+
+def render_markdown(bench: Json | None, suite: Json | None) -> str:
+    """The tables of benchmarks/RESULTS.md from bench.json and suite.json (the prose is written by hand)."""
+    lines: list[str] = []
+    if bench is not None:
+        m = bench["machine"]
+        lines += [f"Throughput run: {m['date']}, {m['nproc']} CPUs ({m['cpu_model']}), {m['ram_gib']} GiB RAM, "
+                  f"Python {m['python']}, pyarrow {m['pyarrow']}; load average at start "
+                  f"{m['loadavg'][0]:.2f}, at end {bench['machine_after']['loadavg'][0]:.2f}; "
+                  f"{bench['repeat']} repetitions (x{bench['small_repeat_factor']} under 1 MiB).", ""]
+        by = {(s["peer"], s["schema"], s["size"], s["action"]): s for s in bench["samples"]}
+        shm = {(r["peer"], r["schema"], r["size"]): r["gbps"] for r in bench["shm_gbps"]}
+        for schema in SCHEMAS:
+            lines += [f"#### {schema} schema: median GB/s (min-max)", "",
+                      "| peer | size | write | resolve | shm w+r | memcpy | pipe | write/memcpy |",
+                      "|---|---|---|---|---|---|---|---|"]
+            for peer in bench["peers"]:
+                for size in bench["sizes"]:
+                    cells = []
+                    for action in ("write", "resolve", "memcpy", "pipe"):
+                        got = by.get((peer, schema, size, action))
+                        g = got["gbps"] if got else None
+                        cells.append(f"{g['median']:.2f} ({g['min']:.2f}-{g['max']:.2f})" if g else "-")
+                    w, mc = by.get((peer, schema, size, "write")), by.get((peer, schema, size, "memcpy"))
+                    ratio = f"{w['gbps']['median'] / mc['gbps']['median']:.2f}" if w and mc else "-"
+                    sg = shm.get((peer, schema, size))
+                    lines.append(f"| {peer} | {human(size)} | {cells[0]} | {cells[1]} | "
+                                 f"{'-' if sg is None else f'{sg:.2f}'} | {cells[2]} | {cells[3]} | {ratio} |")
+            lines.append("")
+        lines += ["#### shm (write + resolve) overtakes the pipe from", "", "| peer | " + " | ".join(SCHEMAS) + " |",
+                  "|---|" + "---|" * len(SCHEMAS)]
+        for peer, cross in bench["crossover"].items():
+            cells = [c if isinstance(c, str) or c is None else human(c) for c in (cross[s] for s in SCHEMAS)]
+            lines.append(f"| {peer} | " + " | ".join(str(c) for c in cells) + " |")
+        lines += ["", "#### Harness overhead (`header`, length 24, round trip over the protocol)", "",
+                  "| peer | requests/s | per request |", "|---|---|---|"]
+        for peer, o in bench["overhead"].items():
+            lines.append(f"| {peer} | {o['requests_per_s']:.0f} | {o['ms_per_request'] * 1000:.0f} us |")
+        if bench["not_benchmarked"]:
+            skipped = bench["not_benchmarked"].items()
+            lines += ["", "Not benchmarked: " + "; ".join(f"{p} ({why})" for p, why in skipped)]
+        lines.append("")
+    if suite is not None:
+        m = suite["machine"]
+        lines += [f"#### Full suite, wall seconds (`pytest conformance`, builds cached; {m['date']}, "
+                  f"load average at start {m['loadavg'][0]:.2f}, at end {suite['machine_after']['loadavg'][0]:.2f})",
+                  "", "| peers | serial | -n auto | exit (serial / -n auto) | names |", "|---|---|---|---|---|"]
+        for count in range(1, len(suite["peers"]) + 1):
+            got = {r["mode"]: r for r in suite["runs"] if len(r["peers"]) == count}
+            secs = [f"{got[md]['seconds']:.1f}" if md in got else "-" for md in ("serial", "-n auto")]
+            codes = " / ".join(str(got[md]["exit"]) if md in got else "-" for md in ("serial", "-n auto"))
+            lines.append(f"| {count} | {secs[0]} | {secs[1]} | {codes} | {', '.join(suite['peers'][:count])} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 # --- entry point --------------------------------------------------------------
 
 
@@ -623,11 +681,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", action="store_true",
                         help="also time `pytest conformance` serial and -n auto with 1, 2, ... peers")
     parser.add_argument("--suite-only", action="store_true", help="only the suite timing")
+    parser.add_argument("--markdown", action="store_true",
+                        help="measure nothing: print RESULTS.md's tables from the JSON files in --out")
 
 
 def main(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
     """Run the benchmarks; 0 when every selected peer was measured without error."""
     out_dir = Path(args.out)
+    if args.markdown:
+        loaded = {n: json.loads((out_dir / f"{n}.json").read_text()) if (out_dir / f"{n}.json").exists() else None
+                  for n in ("bench", "suite")}
+        print(render_markdown(loaded["bench"], loaded["suite"]))
+        return 0
     out_dir.mkdir(parents=True, exist_ok=True)
     manifests, _ = select_peers(args.peer)
     suite: Json | None = None
