@@ -629,8 +629,9 @@ def render_markdown(bench: Json | None, suite: Json | None) -> str:
         lines += ["#### shm (write + resolve) overtakes the pipe from", "", "| peer | " + " | ".join(SCHEMAS) + " |",
                   "|---|" + "---|" * len(SCHEMAS)]
         for peer, cross in bench["crossover"].items():
-            cells = [c if isinstance(c, str) or c is None else human(c) for c in (cross[s] for s in SCHEMAS)]
-            lines.append(f"| {peer} | " + " | ".join(str(c) for c in cells) + " |")
+            cells = [human(c) if isinstance(c, int) else "not measured" if c is None else str(c)
+                     for c in (cross[s] for s in SCHEMAS)]
+            lines.append(f"| {peer} | " + " | ".join(cells) + " |")
         lines += ["", "#### Harness overhead (`header`, length 24, round trip over the protocol)", "",
                   "| peer | requests/s | per request |", "|---|---|---|"]
         for peer, o in bench["overhead"].items():
