@@ -26,7 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BUILD = HERE / "build"
 BINARY = BUILD / "vgis-peer-cpp"
-SOURCES = ["peer.cc", "json.cc", "header.cc", "allocator.cc", "segment.cc", "framing.cc", "pointer.cc"]
+SOURCES = ["peer.cc", "json.cc", "header.cc", "allocator.cc", "segment.cc", "framing.cc", "pointer.cc", "bench.cc"]
 # A symbol whose mangled name carries the ABI tag only under the new string ABI.
 NEW_ABI_SYMBOL = b"_ZNK5arrow6Status8ToStringB5cxx11Ev"
 OLD_ABI_SYMBOL = b"_ZNK5arrow6Status8ToStringEv"

@@ -16,6 +16,7 @@
 #include <new>
 #include <string>
 
+#include "bench.h"
 #include "errors.h"
 #include "framing.h"
 #include "json.h"
@@ -28,8 +29,10 @@ using json::Value;
 using vgis::BadRequest;
 
 constexpr const char* kPeerVersion = "0.1.0";
+// Keep in step with peer.toml's `capabilities` (the harness refuses a peer
+// whose two lists differ).
 const char* const kCapabilities[] = {"allocate", "shrink", "reset", "read", "make_pointer", "maybe_write",
-                                     "advertise"};
+                                     "advertise", "bench"};
 
 // --- request arguments -------------------------------------------------------
 
@@ -226,6 +229,7 @@ class Peer {
       out->set("metadata", MetadataJson(vgis::Advertise(Seg(req))));
       return;
     }
+    if (op == "bench") return Bench(req, out);
     throw vgis::Unsupported("-", "unknown or unsupported op '" + op + "'");
   }
 
@@ -245,6 +249,39 @@ class Peer {
   }
 
  private:
+  // The bench operation: the batch file is read before any clock starts.
+  void Bench(const Value& req, Value* out) {
+    std::string action = StrArg(req, "action");
+    uint64_t repeat = U64Arg(req, "repeat");
+    if (repeat == 0) throw BadRequest("-", "repeat must be at least 1");
+    auto batch_of = [&]() {
+      FileContents file = ReadFile(StrArg(req, "batch"));
+      if (!file.batch || file.batch->num_rows() == 0) throw BadRequest("-", "the batch file holds no batch with rows");
+      return file.batch;
+    };
+    vgis::BenchResult res;
+    if (action == "write") {
+      auto batch = batch_of();
+      res = vgis::BenchWrite(Seg(req), *batch, repeat);
+    } else if (action == "resolve") {
+      FileContents file = ReadFile(StrArg(req, "batch"));
+      res = vgis::BenchResolve(Seg(req), file.schema, U64Arg(req, "offset"), U64Arg(req, "length"), repeat);
+    } else if (action == "memcpy") {
+      res = vgis::BenchMemcpy(Seg(req), U64Arg(req, "length"), repeat);
+    } else if (action == "pipe_write") {
+      auto batch = batch_of();
+      res = vgis::BenchPipeWrite(StrArg(req, "path"), *batch, repeat);
+    } else if (action == "pipe_read") {
+      res = vgis::BenchPipeRead(StrArg(req, "path"), repeat);
+    } else {
+      throw BadRequest("-", "unknown bench action '" + action + "' (write, resolve, memcpy, pipe_write, pipe_read)");
+    }
+    Value seconds = Value::Arr();
+    for (double s : res.seconds) seconds.push(Value::Double(s));
+    out->set("seconds", std::move(seconds));
+    out->set("bytes", Value::U64(res.bytes));
+  }
+
   vgis::Segment& Seg(const Value& req) {
     std::string handle = StrArg(req, "segment");
     auto it = segments_.find(handle);
