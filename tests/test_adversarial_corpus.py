@@ -9,8 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from vgis.framing import walk
 from vgis_conformance import adversarial
-from vgis_conformance.adversarial import CORPUS_DIR, GROUPS, OUTCOMES, load_cases, validate_recipe
+from vgis_conformance.adversarial import (
+    CORPUS_DIR,
+    GROUPS,
+    OUTCOMES,
+    load_cases,
+    record_batch_field,
+    validate_recipe,
+)
 
 SPEC = Path(__file__).resolve().parents[1] / "docs" / "SPEC.md"
 CASES = load_cases()
@@ -93,12 +101,24 @@ def test_truncations_cover_every_message_boundary() -> None:
             assert f"{tag}-truncated-in-metadata-of-message-{i}" in names
 
 
-def test_compressed_regions_really_are_compressed() -> None:
-    for case in CASES:
-        if "compressed" in case.name:
-            data = next(iter(v for k, v in case.bins.items() if k == f"{case.name}.bin"))
-            plain = next(c for c in CASES if c.case_id == f"regions/{case.name.split('-')[0]}-trailing-zeros")
-            assert data != plain.bins[f"{plain.name}.bin"][: len(data)], case.case_id
+def _messages(case_id: str) -> tuple[bytes, list[str]]:
+    case = next(c for c in CASES if c.case_id == case_id)
+    data = case.bins[f"{case.name}.bin"]
+    return data, [m.kind for m in walk(data)[0]]
+
+
+@pytest.mark.parametrize("tag", ["stream", "dict"])
+@pytest.mark.parametrize("codec", ["lz4", "zstd"])
+def test_compressed_regions_really_are_compressed(tag: str, codec: str) -> None:
+    data, kinds = _messages(f"regions/{tag}-compressed-{codec}")
+    index = kinds.index("record batch")
+    assert record_batch_field(data, index, 3) is not None, "the record batch has no compression field"
+    assert record_batch_field(_messages(f"regions/{tag}-trailing-zeros")[0], index, 3) is None
+
+
+def test_two_record_batches_share_one_dictionary() -> None:
+    assert _messages("regions/stream-two-record-batches")[1] == ["schema", "record batch", "record batch", "eos"]
+    assert _messages("regions/dict-two-record-batches")[1] == ["dictionary", "record batch", "record batch"]
 
 
 def test_validate_recipe_rejects_malformed() -> None:

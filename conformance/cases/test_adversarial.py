@@ -182,13 +182,12 @@ class Runner:
 
     def step(self, index: int, step: dict[str, Any]) -> None:
         op = step["op"]
-        where = f"step {index} ({op})"
         header_before, data_before = self.t.header(), self.t.data()
         kind, result, allowed = self.perform(op, step, header_before)
         outcome = kind or result.pop("outcome")
+        where = f"step {index} ({op}, answered {outcome}{': ' + str(result.get('message', ''))[:200] if kind else ''})"
         assert outcome in step["expect"], (
-            f"{where}: the peer answered {outcome}{': ' + str(result.get('message', '')) if kind else ''}; "
-            f"expected {' or '.join(step['expect'])}")
+            f"{where}; expected {' or '.join(step['expect'])}")
         if self.t.mapping is None or self.t.size < HEADER_SIZE:
             return
         header_after, data_after = self.t.header(), self.t.data()
@@ -198,7 +197,7 @@ class Runner:
                 f"{header_before[part].hex()} -> {header_after[part].hex()}")
         if kind or op in ("resolve", "attach", "create"):
             problem = header_mismatch(meaningful(header_before), meaningful(header_after),
-                                      f"{where} ({'rejected' if kind else op})")
+                                      where)
             assert not problem, f"ERR-1/PTR-6: {problem}"
         self.check_data(where, data_before, data_after, allowed)
 

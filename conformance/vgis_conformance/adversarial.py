@@ -492,26 +492,56 @@ def _messages_only(stream: bytes) -> bytes:
     return stream[messages[0].end: messages[-1].offset]
 
 
-def _flatbuffer_field(meta: bytes, field: int) -> int | None:
-    """Absolute position (in ``meta``) of a scalar field of the Message root table, or None."""
-    table = struct.unpack_from("<I", meta, 0)[0]
-    vtable = table - struct.unpack_from("<i", meta, table)[0]
-    vsize = struct.unpack_from("<H", meta, vtable)[0]
+def _field_pos(buf: bytes, table: int, field: int) -> int | None:
+    """Absolute position in ``buf`` of field ``field`` of the flatbuffer table at ``table``, or None."""
+    vtable = table - struct.unpack_from("<i", buf, table)[0]
+    vsize = struct.unpack_from("<H", buf, vtable)[0]
     if 4 + 2 * field >= vsize:
         return None
-    at = struct.unpack_from("<H", meta, vtable + 4 + 2 * field)[0]
+    at = struct.unpack_from("<H", buf, vtable + 4 + 2 * field)[0]
     return None if at == 0 else table + at
+
+
+def _metadata_span(region: bytes, index: int) -> tuple[int, bytes]:
+    messages, _ = walk(region)
+    m = messages[index]
+    start = m.offset + m.prefix
+    return start, region[start: start + m.metadata_length]
+
+
+def record_batch_field(region: bytes, index: int, field: int) -> int | None:
+    """Position in ``region`` of field ``field`` of message ``index``'s RecordBatch (or DictionaryBatch) table."""
+    start, meta = _metadata_span(region, index)
+    root = struct.unpack_from("<I", meta, 0)[0]
+    header = _field_pos(meta, root, 2)
+    if header is None:
+        return None
+    table = header + struct.unpack_from("<I", meta, header)[0]
+    pos = _field_pos(meta, table, field)
+    return None if pos is None else start + pos
 
 
 def _set_body_length(region: bytes, index: int, value: int) -> bytes:
     """``region`` with message ``index``'s Message.bodyLength (field 3, int64) set to ``value``."""
-    messages, _ = walk(region)
-    m = messages[index]
-    pos = _flatbuffer_field(region[m.offset + m.prefix: m.offset + m.prefix + m.metadata_length], 3)
+    start, meta = _metadata_span(region, index)
+    pos = _field_pos(meta, struct.unpack_from("<I", meta, 0)[0], 3)
     if pos is None:
         raise RuntimeError("message has no bodyLength field to change")
-    at = m.offset + m.prefix + pos
+    at = start + pos
     return region[:at] + struct.pack("<q", value) + region[at + 8:]
+
+
+def _set_last_buffer(region: bytes, index: int, offset: int | None, length: int | None) -> bytes:
+    """``region`` with the last Buffer {offset, length} of record batch message ``index`` changed."""
+    pos = record_batch_field(region, index, 2)
+    if pos is None:
+        raise RuntimeError("record batch has no buffers")
+    vector = pos + struct.unpack_from("<I", region, pos)[0]
+    count = struct.unpack_from("<I", region, vector)[0]
+    at = vector + 4 + 16 * (count - 1)
+    old_offset, old_length = struct.unpack_from("<qq", region, at)
+    new = struct.pack("<qq", old_offset if offset is None else offset, old_length if length is None else length)
+    return region[:at] + new + region[at + 16:]
 
 
 def _regions(c: _Corpus, regions: dict[str, bytes], batches: dict[str, pa.RecordBatch]) -> None:
@@ -576,6 +606,11 @@ def _regions(c: _Corpus, regions: dict[str, bytes], batches: dict[str, pa.Record
         for label, value in [("past-end", 1 << 20), ("negative", -8), ("huge", (1 << 63) - 8)]:
             add(f"{tag}-body-length-{label}", f"The record batch's bodyLength set to {value}",
                 ["PTR-10", "ERR-1"], _set_body_length(region, rb_index, value), source, ["ipc_error"])
+        for label, buf_offset, buf_length in [("offset-past-body", 1 << 16, None), ("length-past-body", None, 1 << 16),
+                                              ("negative-offset", -64, None)]:
+            add(f"{tag}-buffer-{label}", f"The record batch's last buffer gets {label.replace('-', ' ')}: a buffer "
+                "outside the body", ["PTR-10", "ERR-1"], _set_last_buffer(region, rb_index, buf_offset, buf_length),
+                source, ["ipc_error"])
         compressed = ["decoded", "ipc_error"]
         for codec in ("lz4", "zstd"):
             stream = _stream([batches[source]], ipc.IpcWriteOptions(compression=codec))
@@ -626,6 +661,7 @@ def _names(c: _Corpus) -> None:
         ("overlong-256", "/" + "b" * 256, ["bad_name"], "a 256-byte name (one past 255)"),
         ("missing", "{missing}", ["bad_name"], "a name that does not exist"),
         ("missing-without-slash", "{missing_bare}", ["bad_name"], "a missing name without its slash"),
+        ("missing-255-bytes", "/" + "m" * 255, ["bad_name"], "a missing 255-byte name (the longest allowed)"),
         ("dot-dot", "/../{bare}", ["bad_name"], "'/../' then the name"),
     ]
     for name, pattern, expect, what in attach_cases:
