@@ -53,6 +53,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a peer that cannot be built or started is an error, not a loud skip")
     group.addoption("--peer-timeout", type=float, default=10.0, help="seconds per request before the peer is killed")
     group.addoption("--report-dir", default=str(KIT_ROOT / "reports"), help="where JSON, JUnit and HTML go")
+    group.addoption("--stateful-examples", type=int, default=15,
+                    help="hypothesis examples per peer pair in cases/test_stateful.py (nightly: e.g. 500)")
 
 
 def _parse_peer_cmd(raw: str) -> Manifest:
