@@ -2,10 +2,11 @@
 
 Two ``pytest conformance`` subprocesses, each reading its own report.json:
 
-- python-reference through the stress cases that kill it mid-write and
-  mid-resolve (conformance/cases/test_stress.py), then a framing case: every
-  case passes, the peer was restarted twice, the report counts the segments
-  removed after the kills, and nothing is left in /dev/shm;
+- python-reference through the stress cases that kill it mid-write,
+  mid-resolve and mid-create (conformance/cases/test_stress.py), then a
+  framing case: every case passes, the peer was restarted three times, the
+  report counts the segments removed after the kills, and nothing is left in
+  /dev/shm;
 - ``killable``, the reference peer that names its own segments as vgi-rpc's
   Rust crate does (``/vgi_rpc_<pid hex>_<n hex>``) and, on its first write,
   reserves an entry, creates one more segment it never reports, then SIGKILLs
@@ -121,15 +122,16 @@ def test_stress_kills_python_reference(tmp_path: Path) -> None:
     assert run.returncode == 0, run.output[-3000:]
     outcomes = {c: r["outcome"] for c, r in run.cases.items()}
     assert outcomes == {"stress/killed-mid-write": "passed", "stress/killed-mid-resolve": "passed",
-                        "framing/write/signed-ints": "passed"}, outcomes
+                        "stress/killed-mid-create": "passed", "framing/write/signed-ints": "passed"}, outcomes
     (peer,) = run.report["peers"]
-    assert peer["restarts"] == 2, peer
-    # killed mid-write: the 4 segments it held; killed mid-resolve: its own segment, not the one it attached.
-    assert peer["segments_removed_after_failure"] == 5, peer
+    assert peer["restarts"] == 3, peer
+    # Killed mid-write: the 4 segments it held; mid-resolve: its own segment, not the one it attached;
+    # mid-create: the segment whose create answer the harness never read.
+    assert peer["segments_removed_after_failure"] == 6, peer
     segments = run.report["segments"]
-    assert segments["removed_after_failure"] == 5 and segments["left_in_dev_shm"] == 0, segments
-    assert segments["created"] == peer["segments_created"] >= 7, (segments, peer)
-    assert summary_line(run) == (f"segments: {segments['created']} created, 5 removed after a peer failed, "
+    assert segments["removed_after_failure"] == 6 and segments["left_in_dev_shm"] == 0, segments
+    assert segments["created"] == peer["segments_created"] >= 8, (segments, peer)
+    assert summary_line(run) == (f"segments: {segments['created']} created, 6 removed after a peer failed, "
                                  "0 left in /dev/shm")
     assert not run.left_in_dev_shm(), run.left_in_dev_shm()
 

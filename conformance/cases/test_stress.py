@@ -2,7 +2,8 @@
 
 Sizes are chosen to keep the whole file under about 60 s for the five default
 peers on two cores. ``VGIS_STRESS_BIG=1`` adds a multi-GB case (a 1 GiB batch
-written across the 4 GiB mark of a 4.5 GiB segment) when memory allows.
+written across the 4 GiB mark of a 6 GiB segment, one to two minutes for the five
+peers) when memory allows.
 
 The kill cases expect the kill: they pass when the harness reported the
 killed request as a crash that says "killed", removed everything the dead
@@ -29,7 +30,7 @@ from vgis.segment import Segment
 from vgis_conformance import memory
 from vgis_conformance.kit import Kit, Seg, header_mismatch, ok
 from vgis_conformance.outcomes import CRASH, NA_PREFIX
-from vgis_conformance.peer import Peer, save_batch, segment_name
+from vgis_conformance.peer import Peer, names_of_pids, save_batch, segment_name
 from vgis_conformance.protocol import PeerKilled
 
 pytestmark = pytest.mark.oracle("stress")
@@ -247,10 +248,12 @@ def test_offset_past_4gib(peer: Peer, kit: Kit) -> None:
     assert entries(seg) == before, f"PTR-6: after free the table is {entries(seg)}"
 
 
-BIG = {"512MiB": (HEADER_SIZE + 512 * MiB, 0, 128 * MiB)}
+# name: (segment size, planted entry in front, batch bytes); a 64 MiB batch from 256 MiB on by default.
+BIG = {"512MiB": (HEADER_SIZE + 512 * MiB, 256 * MiB, 64 * MiB)}
 if os.environ.get("VGIS_STRESS_BIG") == "1":
-    # A 1 GiB batch written from 3.5 GiB on, so the region crosses the 4 GiB mark.
-    BIG["4GiB"] = (HEADER_SIZE + 4 * GiB + 512 * MiB, 3 * GiB + 512 * MiB, 1 * GiB)
+    # A 1 GiB batch written from 3.5 GiB on, so the region crosses the 4 GiB mark; the gap after the planted
+    # entry is 2.5 GiB because vgi-rpc's Rust crate reserves twice the batch's memory (D10).
+    BIG["6GiB"] = (HEADER_SIZE + 6 * GiB, 3 * GiB + 512 * MiB, 1 * GiB)
 
 
 @pytest.fixture(scope="module")
@@ -373,3 +376,27 @@ def test_killed_mid_resolve(peer: Peer, kit: Kit, kill_file: tuple[pa.RecordBatc
     finally:
         theirs.close()
         memory.unlink(theirs.name)
+
+
+@pytest.mark.clauses("LIFE-10")
+def test_killed_mid_create(peer: Peer, kit: Kit) -> None:
+    """SIGKILL as soon as the new object shows in /dev/shm, before the harness reads the create's answer.
+
+    The harness never learns the name from a response, yet nothing of it is left (Peer.cleanup finds it by the
+    name the harness asked for, or by the peer's pid for a peer that names its segments itself).
+    """
+    name = segment_name(peer.name)
+    ok(peer, "hello")  # a running process (restarted if an earlier case killed it): its pid is the last one
+    restarts, killed = peer.restarts, peer.pids[-1]
+
+    def made() -> bool:
+        return memory.exists(name) or bool(names_of_pids(os.listdir(memory.SHM_DIR), [killed]))
+
+    with pytest.raises(PeerKilled) as caught:
+        peer.call_and_kill("create", name=name, size=HEADER_SIZE + GiB, when=made, within=2.0)
+    expect_killed(caught.value, peer, "create")
+    assert peer.pids[-1] == killed
+    left = [n for n in [name.lstrip("/"), *names_of_pids(os.listdir(memory.SHM_DIR), [killed])]
+            if memory.exists(n)]
+    assert not left, f"the harness left what the peer killed mid-create made: {left}"
+    recovers(peer, kit, restarts)

@@ -28,8 +28,12 @@ _names = itertools.count(1)
 
 def segment_name(tag: str = "seg") -> str:
     """A name unique to this harness process."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    return f"/vgis-{worker}-{os.getpid()}-{tag}-{next(_names)}"
+    return f"/{name_prefix(tag)}{next(_names)}"
+
+
+def name_prefix(tag: str) -> str:
+    """What every ``segment_name(tag)`` of this harness process starts with, without the slash."""
+    return f"vgis-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}-{tag}-"
 
 
 def names_of_pids(names: Iterable[str], pids: Iterable[int]) -> list[str]:
@@ -158,13 +162,18 @@ class Peer:
     def cleanup(self) -> list[str]:
         """Unlink every segment this peer created and did not unlink.
 
-        Once the process is gone, that includes objects named after its pid
-        that appeared while it ran, even if no create response reported them.
+        Once the process is gone, that includes the objects that appeared
+        while it ran under a name the harness gives this peer's creates or
+        under one carrying its pid, even if no create response reported them
+        (a peer killed mid-create).
         """
         removed = [n for n in list(self.created) if memory.unlink(n)]
         if self.process is not None and not self.process.alive and self.pids:
             appeared = set(os.listdir(memory.SHM_DIR)) - self._shm_at_start
-            removed += [n for n in names_of_pids(appeared, self.pids[-1:]) if memory.unlink(n)]
+            prefix = name_prefix(self.name)
+            orphans = [n for n in appeared if n.startswith(prefix) and n[len(prefix):].isdigit()]
+            orphans += names_of_pids(appeared, self.pids[-1:])
+            removed += [n for n in orphans if memory.unlink(n)]
         self.segments_removed += len(removed)
         self.created.clear()
         return removed
