@@ -157,6 +157,10 @@ def cmd_fixtures(args: argparse.Namespace, extra: list[str]) -> int:
     """Delegate to the fixtures generator."""
     from vgis_conformance import fixtures
 
+    if any(a == "--adopt" or a.startswith("--adopt=") for a in extra):
+        from vgis_conformance.stateful import adopt_main  # a stateful recipe becomes a header fixture
+
+        return adopt_main(extra)
     return fixtures.main(extra)
 
 
@@ -188,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     known.add_argument("--report", default=str(DEFAULT_REPORT))
     known.add_argument("--peer", action="append", default=[])
     known.add_argument("--rewrite", action="store_true")
-    sub.add_parser("fixtures", help="regenerate or check the golden fixtures (--regenerate / --check)")
+    sub.add_parser("fixtures", help="regenerate or check the golden fixtures (--regenerate / --check / --adopt RECIPE)")
     from vgis_conformance.bench import add_arguments as bench_arguments
 
     bench_arguments(sub.add_parser("bench", help="throughput benchmarks (benchmarks/out/) and the harness's own speed"))

@@ -212,19 +212,21 @@ def replay(recipe: Mapping[str, Any]) -> tuple[list[Any], bytes]:
 
     Table ops run on the reference allocator (a rejected op yields ``{"error": kind}``). A write op
     ``["write", file]`` whose recorded result is ``[offset, length, entry_length]`` adopts the entry the
-    peer's write made, after checking its placement; a ``null`` result (did not fit) changes nothing.
+    peer's write made if its placement is valid (the machine's check); a ``null`` result changes nothing.
     """
     size = int(recipe["segment_size"])
     model = Model(struct.pack("<4sIQII", b"VGIS", 1, size - HEADER_SIZE, 0, 0), size)
     results: list[Any] = []
     for op, recorded in zip(recipe["ops"], recipe["results"], strict=True):
+        if op[0] == "resolve":  # resolve never changes the table (PTR-6)
+            results.append({"pointer": True, "release_offset": int(op[1])})
+            continue
         if op[0] == "write":
-            if recorded is not None:
-                offset, _, entry = (int(v) for v in recorded)
-                problem = placement_problem(model.entries(), offset, entry, size)
-                if problem:
-                    raise ValueError(f"write {op}: {problem}")
-                model.adopt(offset, entry)
+            if isinstance(recorded, list):
+                offset, length, entry = (int(v) for v in recorded)
+                # As the machine does: a write that broke ALLOC-1 or WRITE-1 (the failing step) is not adopted.
+                if 1 <= length <= entry and not placement_problem(model.entries(), offset, entry, size):
+                    model.adopt(offset, entry)
             results.append(recorded)
             continue
         value, error = model.run(list(op))
@@ -244,10 +246,10 @@ def adopt(recipe_path: Path, root: Path = FIXTURES_DIR, name: str | None = None)
     """
     doc = json.loads(recipe_path.read_text(encoding="utf-8"))
     ops = [list(op) for op in doc["ops"]]
-    writes = [op for op in ops if op and op[0] == "write"]
+    writes = [op for op in ops if op and op[0] in ("write", "resolve")]
     if writes:
-        raise ValueError(f"{recipe_path}: {len(writes)} write op(s); header fixtures hold table operations only "
-                         "(replay the recipe with vgis_conformance.stateful.replay instead)")
+        raise ValueError(f"{recipe_path}: {len(writes)} write/resolve op(s); header fixtures hold table "
+                         "operations only (replay the recipe with vgis_conformance.stateful.replay instead)")
     results, _ = replay(doc)
     rejected = [(op, r) for op, r in zip(ops, results, strict=True) if isinstance(r, dict)]
     if rejected:
