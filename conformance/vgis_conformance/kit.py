@@ -64,6 +64,15 @@ def header_mismatch(expected: bytes, got: bytes, what: str) -> str:
     return "\n".join(lines)
 
 
+def _pid(peer: Peer) -> int | None:
+    return None if peer.process is None else peer.process.pid
+
+
+def _live_handle(peer: Peer, pid: int | None) -> bool:
+    """A handle is only meaningful to the very process that issued it, not to a restarted one."""
+    return peer.process is not None and peer.process.alive and pid is not None and peer.process.pid == pid
+
+
 @dataclass
 class Seg:
     """A segment as a case sees it: who holds which handle, and a raw mapping."""
@@ -72,6 +81,7 @@ class Seg:
     size: int
     handles: dict[str, str]
     creator: Peer
+    pids: dict[str, int | None] = field(default_factory=dict)
     _mapping: memory.Mapping | None = None
 
     @property
@@ -125,7 +135,8 @@ class Kit:
     def create(self, peer: Peer, size: int = DEFAULT_SIZE) -> Seg:
         """Have ``peer`` create a segment; the case owns it from here."""
         result = ok(peer, "create", name=segment_name(peer.name), size=size)
-        seg = Seg(str(result["name"]), int(result["size"]), {peer.name: str(result["segment"])}, peer)
+        seg = Seg(str(result["name"]), int(result["size"]), {peer.name: str(result["segment"])}, peer,
+                  {peer.name: _pid(peer)})
         self.segments.append(seg)
         return seg
 
@@ -135,10 +146,9 @@ class Kit:
             return seg.handles[peer.name]
         result = ok(peer, "attach", name=seg.name, size=seg.size)
         handle = str(result["segment"])
-        if peer is seg.creator:
-            seg.handles[peer.name + "#attached"] = handle
-        else:
-            seg.handles[peer.name] = handle
+        key = peer.name + "#attached" if peer is seg.creator else peer.name
+        seg.handles[key] = handle
+        seg.pids[key] = _pid(peer)
         return handle
 
     def snapshot(self, seg: Seg) -> None:
@@ -155,13 +165,13 @@ class Kit:
                 seg._mapping.close()
             for key, handle in seg.handles.items():
                 peer = by_name.get(key.split("#")[0])
-                if peer is not None and peer.process is not None and peer.process.alive:
+                if peer is not None and _live_handle(peer, seg.pids.get(key)):
                     try:
                         peer.call("close", segment=handle)
                     except (PeerError, PeerFailure):
                         pass
             creator = seg.creator
-            if creator.process is not None and creator.process.alive:
+            if _live_handle(creator, seg.pids.get(creator.name)):
                 try:
                     creator.call("unlink", segment=seg.handles[creator.name])
                 except (PeerError, PeerFailure):
