@@ -705,6 +705,9 @@ def main(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
         print(f"\n[bench] wrote {out_dir / 'suite.json'}")
         if args.suite_only:
             return 0 if all(r["exit"] in (0, 1) for r in suite["runs"]) else 1
+    if suite is None and (out_dir / "suite.json").exists():  # an earlier --suite-only run, for the verdict
+        with contextlib.suppress(ValueError, OSError):
+            suite = json.loads((out_dir / "suite.json").read_text())
     sizes = QUICK_SIZES if args.quick and not args.sizes else [parse_size(s) for s in args.sizes.split(",") if s] \
         or DEFAULT_SIZES
     sizes = sorted(set(sizes))
