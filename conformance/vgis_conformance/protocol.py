@@ -239,8 +239,14 @@ class PeerProcess:
 
     def request(self, op: str, _timeout: float | None = None, **args: Any) -> Json:
         """Send ``op`` with ``args``; return the result fields or raise ``PeerError``."""
-        request, exchange = self._send(op, args)
-        deadline = time.monotonic() + (self.timeout if _timeout is None else _timeout)
+        _, exchange = self._send(op, args)
+        return self._answer(exchange, _timeout)
+
+    def _answer(self, exchange: Exchange, timeout: float | None) -> Json:
+        """Read and check the answer to ``exchange``: one JSON object echoing its id."""
+        request = exchange.request
+        op = request["op"]
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         line = self._read_line(deadline, request)
         try:
             response = json.loads(line)
@@ -267,19 +273,8 @@ class PeerProcess:
         ``pipe_read``). Answers come in order: ``receive`` them in the order
         sent, and before any ``request``.
         """
-        if not self.alive or self._proc is None or self._proc.stdin is None:
-            raise PeerCrashed(f"{self.name}: not running (request {op})")
-        self._next_id += 1
-        request: Json = {"id": self._next_id, "op": op, **args}
-        exchange = Exchange(request)
-        self.history.append(exchange)
+        request, exchange = self._send(op, args)
         self._pending.append(exchange)
-        try:
-            self._proc.stdin.write(json.dumps(request).encode() + b"\n")
-            self._proc.stdin.flush()
-        except OSError:
-            code = self._proc.wait()
-            raise self._fail(PeerCrashed, f"exited with status {code} before {op}") from None
         return int(request["id"])
 
     def receive(self, request_id: int, timeout: float | None = None) -> Json:
@@ -288,24 +283,6 @@ class PeerProcess:
             waiting = [e.request["id"] for e in self._pending]
             raise ValueError(f"{self.name}: receive({request_id}) out of order; pending ids {waiting}")
         exchange = self._pending.pop(0)
-        request = exchange.request
-        op = request["op"]
         if self._proc is None:
-            raise PeerCrashed(f"{self.name}: not running (answer to {op})")
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        line = self._read_line(deadline, request)
-        try:
-            response = json.loads(line)
-        except ValueError:
-            raise self._fail(PeerGarbage, f"wrote a non-JSON line in answer to {op}: {line[:200]!r}") from None
-        if not isinstance(response, dict):
-            raise self._fail(PeerGarbage, f"answered {op} with a non-object: {line[:200]!r}")
-        exchange.response = response
-        if response.get("id") != request_id:
-            raise self._fail(PeerGarbage, f"answered request id {request_id} ({op}) with id {response.get('id')!r}")
-        if response.get("ok") is True:
-            return {k: v for k, v in response.items() if k not in ("id", "ok")}
-        error = response.get("error")
-        if response.get("ok") is not False or not isinstance(error, dict) or "kind" not in error:
-            raise self._fail(PeerGarbage, f"answered {op} with a malformed response: {line[:200]!r}")
-        raise PeerError(self.name, request, str(error["kind"]), str(error.get("message", "")))
+            raise PeerCrashed(f"{self.name}: not running (answer to {exchange.request['op']})")
+        return self._answer(exchange, timeout)
