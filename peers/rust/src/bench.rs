@@ -2,8 +2,8 @@
 //! operation") that do not depend on the format library: timing, touching
 //! every byte of a batch, the memcpy baseline and the FIFO transfers.
 //!
-//! peers/rust/src/bench.rs and peers/vgi-rpc-rust/src/bench.rs are the same
-//! file; keep them identical.
+//! peers/vgi-rpc-rust compiles this same file (`#[path]` in its main.rs), so
+//! it must not depend on anything in this crate.
 //!
 //! FIFO discipline (both sides of `pipe_write`/`pipe_read`):
 //!

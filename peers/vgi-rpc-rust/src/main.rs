@@ -26,6 +26,7 @@
 //! - The crate reports plain `RpcError`s; `classify` maps their type and
 //!   message to the protocol's error kinds.
 
+#[path = "../../rust/src/bench.rs"]
 mod bench;
 
 use std::collections::HashMap;
