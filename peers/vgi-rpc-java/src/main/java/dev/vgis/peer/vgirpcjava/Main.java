@@ -123,8 +123,12 @@ public final class Main implements Adapter {
                     if (t instanceof IOException && m.startsWith("shm pointer out of range")) {
                         return new PeerError(Kind.OUT_OF_BOUNDS, "[PTR-9] " + text, t);
                     }
+                    if (t instanceof UnsupportedOperationException) {
+                        // raised after decoding, by ShmResolver.copyRoot's getTransferPair: not the region's fault
+                        return null;
+                    }
                     if (t instanceof IOException || t instanceof RuntimeException) {
-                        // past the bounds check, everything ShmResolver.resolveCopy raises comes from decoding the region
+                        // past the bounds check, what ShmResolver.resolveCopy raises comes from decoding the region
                         return new PeerError(Kind.IPC_ERROR, "[PTR-10] " + text, t);
                     }
                 }
