@@ -46,9 +46,10 @@ import pyarrow as pa
 
 from vgis_conformance import memory
 from vgis_conformance.builder import PeerUnavailable, ensure_built
-from vgis_conformance.manifest import KIT_ROOT, Manifest, registry
+from vgis_conformance.manifest import KIT_ROOT, Manifest, lookup, registry
 from vgis_conformance.peer import Peer, save_batch, segment_name
 from vgis_conformance.protocol import Json, PeerError, PeerFailure
+from vgis_conformance.sources import add_source_argument, with_sources
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -273,10 +274,13 @@ def select_peers(names: Sequence[str]) -> tuple[list[Manifest], dict[str, str]]:
     """The peers asked for, or every default peer; unknown names are an error."""
     known = registry()
     if names:
-        unknown = [n for n in names if n not in known]
+        unknown = [n for n in names if n.partition("@")[0] not in known]
         if unknown:
             raise SystemExit(f"unknown peer(s) {unknown}; registered: {sorted(known)}")
-        return [known[n] for n in names], {}
+        try:
+            return [lookup(n, known) for n in names], {}
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from exc
     return [m for m in known.values() if m.default], {}
 
 
@@ -671,6 +675,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``bench`` subcommand's options."""
     parser.add_argument("--peer", action="append", default=[],
                         help="benchmark this registered peer (repeatable; default: every default peer with bench)")
+    add_source_argument(parser)
     parser.add_argument("--sizes", default="", help="comma-separated batch sizes, e.g. 1K,64K,4M,64M "
                         "(default: 1K to 256M in powers of 4)")
     parser.add_argument("--repeat", type=int, default=5,
@@ -696,6 +701,7 @@ def main(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
         return 0
     out_dir.mkdir(parents=True, exist_ok=True)
     manifests, _ = select_peers(args.peer)
+    manifests = with_sources(manifests, args.peer_source)
     suite: Json | None = None
     if args.suite or args.suite_only:
         suite = {"machine": machine(), **time_suite(manifests, extra)}

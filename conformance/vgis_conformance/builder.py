@@ -1,20 +1,26 @@
 """Builds peers with their own toolchains, once per change of their sources.
 
-The cache key is a hash of the files matched by the manifest's ``sources``
-and of the output of its ``toolchain_version`` commands; the key of the last
-good build is kept in ``<peer>/.build-stamp``.
+The cache key is a hash of the files matched by the manifest's ``sources``,
+of the output of its ``toolchain_version`` commands and, for a peer built
+from a checkout of its port (``--peer-source``), of that tree's content; the
+key of the last good build is kept in the peer's build folder
+(``Manifest.build_dir``, under ``VGIS_CACHE_DIR``) as ``.build-stamp``.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from vgis_conformance.manifest import Manifest
+from vgis_conformance.sources import ENV as SOURCE_ENV
+from vgis_conformance.sources import tree_digest
 
 INSTALL_HINTS = {
     "cargo": "install Rust with rustup (https://rustup.rs) or your distribution's cargo package",
@@ -50,6 +56,9 @@ def cache_key(manifest: Manifest) -> str:
         digest.update(out)
     for cmd in manifest.build:
         digest.update(repr(cmd).encode())
+    digest.update(f"version={manifest.version}".encode())
+    if manifest.source is not None:
+        digest.update(f"source={manifest.source}:{tree_digest(manifest.source)}".encode())
     return digest.hexdigest()
 
 
@@ -65,28 +74,51 @@ def _start_exists(manifest: Manifest) -> bool:
     return program.exists() or shutil.which(manifest.expand(manifest.start[0])) is not None
 
 
+def check_source(manifest: Manifest) -> None:
+    """Raise ``PeerUnavailable`` when the port is neither served by its registry here nor given as a checkout."""
+    up = manifest.upstream
+    if manifest.source is not None:
+        if not manifest.source.is_dir():
+            raise PeerUnavailable(f"peer {manifest.name}: --peer-source {manifest.name}={manifest.source}: "
+                                  "no such folder")
+        return
+    if up is not None and not up.served:
+        raise PeerUnavailable(
+            f"peer {manifest.name}: {up.package} {up.release} is not served by {up.registry} here; build it "
+            f"from a checkout of the port: --peer-source {manifest.name}=PATH "
+            f"(or {SOURCE_ENV}={manifest.name}=PATH)"
+        )
+
+
 def ensure_built(manifest: Manifest) -> None:
     """Build the peer unless the stamp matches; raise ``PeerUnavailable`` on failure."""
     missing = missing_toolchain(manifest)
     if missing:
         hints = "; ".join(f"{t}: {INSTALL_HINTS.get(t, 'install it')}" for t in missing)
         raise PeerUnavailable(f"peer {manifest.name}: toolchain missing ({hints})")
+    check_source(manifest)
     if not manifest.build:
         return
-    stamp = manifest.folder / ".build-stamp"
-    lock_path = manifest.folder / ".build-lock"
-    with lock_path.open("w") as lock:
+    manifest.build_dir.mkdir(parents=True, exist_ok=True)
+    stamp = manifest.build_dir / ".build-stamp"
+    with (manifest.build_dir / ".build-lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         key = cache_key(manifest)
         if stamp.exists() and stamp.read_text().strip() == key and _start_exists(manifest):
             return
+        stamp.unlink(missing_ok=True)
+        began = time.monotonic()
+        origin = f" from {manifest.source}" if manifest.source else ""
+        _log(f"building {manifest.name}{origin} into {manifest.build_dir}")
+        env = {**os.environ, **manifest.build_env()}
         for cmd in manifest.build:
             argv = [manifest.expand(a) for a in cmd]
-            _log(f"building {manifest.name}: {' '.join(argv)}")
-            proc = subprocess.run(argv, cwd=manifest.folder, stdout=sys.stderr, stderr=sys.stderr, check=False)
+            _log(f"  $ {' '.join(argv)}")
+            proc = subprocess.run(argv, cwd=manifest.folder, stdout=sys.stderr, stderr=sys.stderr, env=env,
+                                  check=False)
             if proc.returncode != 0:
                 raise PeerUnavailable(
                     f"peer {manifest.name}: build step {' '.join(argv)} failed with status {proc.returncode}"
                 )
         stamp.write_text(key + "\n")
-        _log(f"built {manifest.name}")
+        _log(f"built {manifest.name} in {time.monotonic() - began:.1f} s")

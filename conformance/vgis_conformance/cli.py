@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from vgis_conformance.manifest import KIT_ROOT, Manifest, from_command, registry
+from vgis_conformance.manifest import KIT_ROOT, Manifest, from_command, lookup, registry
 from vgis_conformance.outcomes import (
     EXPECTED_FAILURE,
     FAILED,
@@ -20,6 +20,7 @@ from vgis_conformance.outcomes import (
     read_known_failures,
     write_known_failures,
 )
+from vgis_conformance.sources import SourceError, add_source_argument, with_sources
 
 DEFAULT_REPORT = KIT_ROOT / "reports" / "report.json"
 
@@ -33,6 +34,8 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         argv.append("--require-all-peers")
     for name in args.peer:
         argv += ["--peer", name]
+    for source in args.peer_source:
+        argv += ["--peer-source", source]
     code = subprocess.call(argv + extra, cwd=KIT_ROOT)
     print(f"[vgis-conformance] reports: {KIT_ROOT / 'reports'} (report.json, report.html, junit.xml)")
     return code
@@ -42,15 +45,19 @@ def _manifest(args: argparse.Namespace) -> Manifest:
     if args.peer_cmd:
         return from_command(args.peer_cmd)
     peers = registry()
-    if args.peer not in peers:
+    if args.peer.partition("@")[0] not in peers:
         raise SystemExit(f"unknown peer {args.peer!r}; registered: {sorted(peers)}")
-    return peers[args.peer]
+    try:
+        return with_sources([lookup(args.peer, peers)], args.peer_source)[0]
+    except (SourceError, ValueError) as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 def cmd_doctor(args: argparse.Namespace, extra: list[str]) -> int:
     """Check a peer's handshake and framing before the suite runs."""
     from vgis import region
     from vgis.segment import Segment
+    from vgis_conformance.builder import PeerUnavailable
     from vgis_conformance.peer import Peer, save_batch, segment_name
     from vgis_conformance.protocol import PeerError, PeerFailure
 
@@ -80,7 +87,7 @@ def cmd_doctor(args: argparse.Namespace, extra: list[str]) -> int:
             peer.call("close", segment=seg["segment"])
             peer.call("unlink", segment=seg["segment"])
             print("ok   close and unlink")
-        except (PeerFailure, PeerError, KeyError, TypeError) as exc:
+        except (PeerUnavailable, PeerFailure, PeerError, KeyError, TypeError) as exc:
             problems.append(f"{type(exc).__name__}: {exc}")
         finally:
             peer.stop()
@@ -179,11 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--peer", action="append", default=[])
     run.add_argument("--require-all-peers", action="store_true")
     run.add_argument("-n", "--jobs", default="auto", help="xdist workers (0: serial)")
+    add_source_argument(run)
     doctor = sub.add_parser("doctor", help="check a new peer's handshake and framing")
     group = doctor.add_mutually_exclusive_group(required=True)
     group.add_argument("--peer-cmd")
     group.add_argument("--peer")
     doctor.add_argument("--timeout", type=float, default=10.0)
+    add_source_argument(doctor)
     replay = sub.add_parser("replay", help="re-run a failed case's requests from a report")
     replay.add_argument("--report", default=str(DEFAULT_REPORT))
     replay.add_argument("--case", required=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import shlex
 import sys
 import tomllib
@@ -10,7 +12,27 @@ from pathlib import Path
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
 PEERS_DIR = KIT_ROOT / "peers"
+CACHE_ENV = "VGIS_CACHE_DIR"
 OPTIONAL_CAPABILITIES = ("allocate", "shrink", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench")
+
+
+def cache_root() -> Path:
+    """Where peers are built: ``VGIS_CACHE_DIR``, else the user's cache folder under ``vgis-conformance/``."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vgis-conformance"
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """The port a peer wraps, as its registry names it (peer.toml's ``[upstream]`` table)."""
+
+    package: str
+    release: str
+    registry: str
+    served: bool = True
 
 
 @dataclass(frozen=True)
@@ -30,10 +52,35 @@ class Manifest:
     default: bool = True
     description: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    upstream: Upstream | None = None
+    source: Path | None = None
+    version: str | None = None
+
+    @property
+    def build_dir(self) -> Path:
+        """This peer's build outputs, outside the source tree, shared by every clone of the kit."""
+        return cache_root() / "build" / self.name
+
+    @property
+    def release_known_failures(self) -> Path | None:
+        """The overlay on ``known_failures`` for a peer built against another release (``NAME@VERSION``)."""
+        if self.version is None:
+            return None
+        return self.folder / f"known-failures@{self.version}.txt"
+
+    def build_env(self) -> dict[str, str]:
+        """What the build steps learn from the run: the checkout to build from (``VGIS_PEER_SOURCE_DIR``)."""
+        env = dict(self.env)
+        if self.source is not None:
+            env["VGIS_PEER_SOURCE_DIR"] = str(self.source)
+        if self.version is not None:
+            env["VGIS_PEER_VERSION"] = self.version
+        return env
 
     def expand(self, arg: str) -> str:
-        """Substitute ``{python}``, ``{kit}`` and ``{peer}`` in a command argument."""
-        return arg.format(python=sys.executable, kit=KIT_ROOT, peer=self.folder)
+        """Substitute ``{python}``, ``{kit}``, ``{peer}``, ``{build}`` and ``{cache}`` in a command argument."""
+        return arg.format(python=sys.executable, kit=KIT_ROOT, peer=self.folder, build=self.build_dir,
+                          cache=cache_root())
 
 
 def load(path: Path) -> Manifest:
@@ -45,6 +92,7 @@ def load(path: Path) -> Manifest:
     if unknown:
         raise ValueError(f"{path}: unknown capabilities {sorted(unknown)}")
     known = data.get("known_failures")
+    up = data.get("upstream")
     return Manifest(
         name=data["name"],
         language=data.get("language", "unknown"),
@@ -59,6 +107,8 @@ def load(path: Path) -> Manifest:
         default=bool(data.get("default", True)),
         description=data.get("description", ""),
         env=dict(data.get("env", {})),
+        upstream=None if up is None else Upstream(package=up["package"], release=up["release"],
+                                                  registry=up["registry"], served=bool(up.get("served", True))),
     )
 
 
@@ -66,6 +116,21 @@ def registry(root: Path = PEERS_DIR) -> dict[str, Manifest]:
     """Every peer with a manifest under ``peers/``, by name."""
     found = [load(p) for p in sorted(root.glob("*/peer.toml"))]
     return {m.name: m for m in found}
+
+
+def lookup(spec: str, known: dict[str, Manifest]) -> Manifest:
+    """A registered peer by ``NAME``, or by ``NAME@VERSION``: built against that registry release of its port.
+
+    Raises ``KeyError`` for an unknown name and ``ValueError`` for a version of
+    a peer that wraps no port.
+    """
+    name, sep, version = spec.partition("@")
+    manifest = known[name]
+    if not sep:
+        return manifest
+    if manifest.upstream is None or not version:
+        raise ValueError(f"{spec}: only a peer that wraps a port of vgi-rpc (an [upstream] table) takes @VERSION")
+    return dataclasses.replace(manifest, name=spec, version=version)
 
 
 def from_command(command: str, name: str | None = None) -> Manifest:

@@ -60,8 +60,23 @@ class CaseResult:
 _LINE = re.compile(r"^(\S+)\s+(.+?)\s*$")
 
 
-def read_known_failures(path: Path | None) -> dict[str, str]:
-    """Case IDs and reasons from a known-failures file (docs/peer-protocol.md)."""
+def read_known_failures(path: Path | None, *overlays: Path) -> dict[str, str]:
+    """Case IDs and reasons from a known-failures file (docs/peer-protocol.md), then from each overlay.
+
+    An overlay (a release's ``known-failures@VERSION.txt``) adds its lines and,
+    with a line ``-<case-id> <why>``, drops a case the base file lists.
+    """
+    out = _read_known(path)
+    for overlay in overlays:
+        for case, reason in _read_known(overlay).items():
+            if case.startswith("-"):
+                out.pop(case[1:], None)
+            else:
+                out[case] = reason
+    return out
+
+
+def _read_known(path: Path | None) -> dict[str, str]:
     if path is None or not path.exists():
         return {}
     out: dict[str, str] = {}

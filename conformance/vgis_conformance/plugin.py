@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from vgis_conformance import memory, report
+from vgis_conformance import memory, report, sources
 from vgis_conformance.builder import PeerUnavailable, ensure_built
-from vgis_conformance.manifest import KIT_ROOT, Manifest, from_command, registry
+from vgis_conformance.manifest import KIT_ROOT, Manifest, from_command, lookup, registry
 from vgis_conformance.outcomes import (
     CRASH,
     EXPECTED_FAILURE,
@@ -47,6 +47,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--peer", action="append", default=[], help="run this registered peer (repeatable)")
     group.addoption("--peer-cmd", action="append", default=[],
                     help='run an unregistered peer: "CMD" or "NAME=CMD" (repeatable)')
+    group.addoption("--peer-source", action="append", default=[],
+                    help=f"NAME=PATH: build upstream peer NAME from a checkout of its port (repeatable; "
+                         f"also {sources.ENV}=NAME=PATH[,NAME=PATH...])")
     group.addoption("--known-failures", action="append", default=[],
                     help="NAME=FILE or FILE (for the only --peer-cmd peer): known-failures list to use")
     group.addoption("--require-all-peers", action="store_true",
@@ -69,14 +72,20 @@ def selected_manifests(config: pytest.Config) -> list[Manifest]:
     known = registry()
     names: list[str] = config.getoption("--peer")
     commands: list[str] = config.getoption("--peer-cmd")
-    unknown = [n for n in names if n not in known]
+    unknown = [n for n in names if n.partition("@")[0] not in known]
     if unknown:
         raise pytest.UsageError(f"unknown peer(s) {unknown}; registered: {sorted(known)}")
-    chosen = [known[n] for n in names]
+    try:
+        chosen = [lookup(n, known) for n in names]
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from exc
     chosen += [_parse_peer_cmd(c) for c in commands]
     if not names and not commands:
         chosen = [m for m in known.values() if m.default]
-    return chosen
+    try:
+        return sources.with_sources(chosen, config.getoption("--peer-source"))
+    except sources.SourceError as exc:
+        raise pytest.UsageError(str(exc)) from exc
 
 
 def _known_failure_files(config: pytest.Config, manifests: list[Manifest]) -> dict[str, Path | None]:
@@ -98,7 +107,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "needs(*capabilities): optional peer capabilities the case uses")
     config.vgis_manifests = selected_manifests(config)  # type: ignore[attr-defined]
     files = _known_failure_files(config, config.vgis_manifests)  # type: ignore[attr-defined]
-    config.vgis_known = {name: read_known_failures(path) for name, path in files.items()}  # type: ignore[attr-defined]
+    overlays = {m.name: m.release_known_failures for m in config.vgis_manifests}  # type: ignore[attr-defined]
+    config.vgis_known = {name: read_known_failures(path, *filter(None, [overlays.get(name)]))  # type: ignore[attr-defined]
+                         for name, path in files.items()}
     config.vgis_known_files = files  # type: ignore[attr-defined]
     config.vgis_results = []  # type: ignore[attr-defined]
     report_dir = Path(config.getoption("--report-dir"))
@@ -116,6 +127,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config.vgis_shm_before = set(os.listdir(memory.SHM_DIR))  # type: ignore[attr-defined]
     if hasattr(config, "workerinput"):
         return
+    config.vgis_built_from = {m.name: sources.provenance(m) for m in config.vgis_manifests}  # type: ignore[attr-defined]
+    names = ", ".join(f"{m.name} (from {m.source})" if m.source else m.name
+                      for m in config.vgis_manifests)  # type: ignore[attr-defined]
+    print(f"[vgis-conformance] peers: {names}", flush=True)
     for manifest in config.vgis_manifests:  # type: ignore[attr-defined]
         try:
             ensure_built(manifest)
@@ -356,8 +371,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     lines = report.summary_lines(_RESULTS, config.vgis_unavailable)  # type: ignore[attr-defined]
     segments = report.segment_totals(_PEER_INFO, _LEFT)
-    lines.insert(3, f"segments: {segments['created']} created, {segments['removed_after_failure']} removed "
-                    f"after a peer failed, {segments['left_in_dev_shm']} left in /dev/shm")
+    at = next(i for i, line in enumerate(lines) if line.startswith("outcomes:")) + 1
+    lines[at:at] = [
+        f"segments: {segments['created']} created, {segments['removed_after_failure']} removed "
+        f"after a peer failed, {segments['left_in_dev_shm']} left in /dev/shm",
+        *report.peer_lines(config.vgis_manifests, _PEER_INFO, config.vgis_built_from),  # type: ignore[attr-defined]
+    ]
     for line in lines:
         terminalreporter.write_line(line)
 
@@ -387,5 +406,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         report_dir, _RESULTS, manifests=config.vgis_manifests,  # type: ignore[attr-defined]
         unavailable=config.vgis_unavailable, started=_STARTED, peer_info=_PEER_INFO,  # type: ignore[attr-defined]
         known_files=config.vgis_known_files, left_in_dev_shm=_LEFT,  # type: ignore[attr-defined]
+        built_from=config.vgis_built_from,  # type: ignore[attr-defined]
     )
     config.vgis_report_paths = paths  # type: ignore[attr-defined]

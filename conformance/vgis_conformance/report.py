@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from vgis_conformance import sources
 from vgis_conformance.manifest import Manifest
 from vgis_conformance.outcomes import BAD, EXPECTED_FAILURE, OUTCOMES, SHORT, UNEXPECTED_PASS, CaseResult
 
@@ -88,6 +89,15 @@ def summary_lines(results: list[CaseResult], unavailable: dict[str, str]) -> lis
     return lines
 
 
+def peer_lines(manifests: list[Manifest], peer_info: dict[str, Any], built_from: dict[str, Any]) -> list[str]:
+    """One line per peer: the version its hello gave and what it was built from (registry or checkout)."""
+    lines = ["peers:"]
+    for m in manifests:
+        version = peer_info.get(m.name, {}).get("version", "?")
+        lines.append(f"  {m.name} ({m.language}) {version}: {sources.describe(built_from.get(m.name))}")
+    return lines
+
+
 def segment_totals(peer_info: dict[str, Any], left_in_dev_shm: list[str]) -> dict[str, int]:
     """The run's segment counts: created by peers, removed by the harness after a peer failed, left at the end."""
     return {
@@ -100,7 +110,7 @@ def segment_totals(peer_info: dict[str, Any], left_in_dev_shm: list[str]) -> dic
 def write_reports(
     report_dir: Path, results: list[CaseResult], *, manifests: list[Manifest], unavailable: dict[str, str],
     started: float, known_files: dict[str, Path | None], peer_info: dict[str, Any],
-    left_in_dev_shm: list[str] | None = None,
+    left_in_dev_shm: list[str] | None = None, built_from: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write report.json and report.html; returns their paths."""
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -108,7 +118,8 @@ def write_reports(
     for m in manifests:
         info = peer_info.get(m.name, {})
         peers.append({
-            "name": m.name, "language": m.language, "version": info.get("version"),
+            "name": m.name, "language": info.get("language") or m.language, "version": info.get("version"),
+            "built_from": (built_from or {}).get(m.name),
             "arrow": info.get("arrow"), "capabilities": info.get("capabilities"),
             "available": m.name not in unavailable, "unavailable_reason": unavailable.get(m.name),
             "known_failures_file": str(known_files.get(m.name)) if known_files.get(m.name) else None,
@@ -157,14 +168,14 @@ def render_html(data: dict[str, Any], results: list[CaseResult]) -> str:
         f"<p>kit {html.escape(str(data['kit_version']))}, started {html.escape(str(data['started']))}, "
         f"{data['duration']} s, totals {html.escape(json.dumps(data['totals']))}, "
         f"segments {html.escape(json.dumps(data['segments']))}</p>",
-        "<h2>Peers</h2><table><tr><th>peer</th><th>language</th><th>version</th><th>Arrow</th>"
+        "<h2>Peers</h2><table><tr><th>peer</th><th>language</th><th>version</th><th>built from</th><th>Arrow</th>"
         "<th>available</th></tr>",
     ]
     for p in data["peers"]:
         arrow = p["arrow"] or {}
         parts.append(
             f"<tr><td>{html.escape(p['name'])}</td><td>{html.escape(str(p['language']))}</td>"
-            f"<td>{html.escape(str(p['version']))}</td>"
+            f"<td>{html.escape(str(p['version']))}</td><td>{html.escape(sources.describe(p.get('built_from')))}</td>"
             f"<td>{html.escape(str(arrow.get('library')))} {html.escape(str(arrow.get('version')))}</td>"
             f"<td>{'yes' if p['available'] else html.escape('NO: ' + str(p['unavailable_reason']))}</td></tr>"
         )
