@@ -1,4 +1,4 @@
-"""Build the cpp peer: one g++ invocation into build/vgis-peer-cpp.
+"""Build the cpp peer: one g++ invocation into BUILD_DIR/vgis-peer-cpp (``python build.py BUILD_DIR``).
 
 The harness runs this with its own interpreter, in this folder. It builds
 against the Arrow C++ that the installed pyarrow wheel ships:
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BUILD = HERE / "build"
+BUILD = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else HERE / "build"
 BINARY = BUILD / "vgis-peer-cpp"
 SOURCES = ["peer.cc", "json.cc", "header.cc", "allocator.cc", "segment.cc", "framing.cc", "pointer.cc", "bench.cc"]
 # A symbol whose mangled name carries the ABI tag only under the new string ABI.
@@ -85,7 +85,7 @@ def main() -> None:
     include, lib_dir, link, version = find_arrow()
     abi = cxx11_abi(lib_dir)
     log(f"pyarrow {version}: headers {include}, libarrow in {lib_dir}, _GLIBCXX_USE_CXX11_ABI={abi}")
-    BUILD.mkdir(exist_ok=True)
+    BUILD.mkdir(parents=True, exist_ok=True)
     tmp = BINARY.with_suffix(".tmp")
     argv = [
         compiler, "-std=c++20", "-O2", "-g0", "-Wall", "-Wextra", "-Wno-unused-parameter",

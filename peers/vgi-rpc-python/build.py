@@ -1,6 +1,15 @@
-"""Build the vgi-rpc-python peer: a Python >= 3.13 virtualenv in .venv with the pinned vgi-rpc.
+"""Build the vgi-rpc-python peer: a Python >= 3.13 virtualenv in BUILD_DIR/venv with the pinned vgi-rpc.
 
-The harness runs this with its own interpreter (any Python 3), in this folder.
+The harness runs this with its own interpreter (any Python 3), in this folder,
+as ``python build.py BUILD_DIR``. What goes into the venv:
+
+* by default, requirements.txt (vgi-rpc 0.52.2 from PyPI and its pins);
+* with ``VGIS_PEER_SOURCE_DIR`` (the harness sets it from
+  ``--peer-source vgi-rpc-python=PATH``), the pins without vgi-rpc, then the
+  checkout at PATH, installed (not editable) by pip;
+* with ``VGIS_PEER_VERSION`` (``--peer vgi-rpc-python@0.40.0``), that release
+  of vgi-rpc from PyPI instead of the pinned one.
+
 vgi-rpc 0.52.2 requires Python >= 3.13, so the venv is made with another
 interpreter, found in this order:
 
@@ -12,7 +21,7 @@ interpreter, found in this order:
 
 The venv is reused while requirements.txt is unchanged and it still imports
 vgi_rpc.shm; otherwise it is recreated. What pip installed is recorded in
-.venv/pip-freeze.txt and printed.
+BUILD_DIR/venv/pip-freeze.txt and printed.
 """
 
 from __future__ import annotations
@@ -27,7 +36,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-VENV = HERE / ".venv"
+VENV = (Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else HERE) / "venv"
+CHECKOUT = os.environ.get("VGIS_PEER_SOURCE_DIR")
+RELEASE = os.environ.get("VGIS_PEER_VERSION")
 VENV_PYTHON = VENV / "bin" / "python"
 REQUIREMENTS = HERE / "requirements.txt"
 STAMP = VENV / ".vgis-build.json"
@@ -111,7 +122,9 @@ def requirements_hash() -> str:
 
 
 def up_to_date() -> bool:
-    """The venv exists, was built from these requirements and imports the package."""
+    """The venv exists, was built from these requirements and imports the package (never for a checkout)."""
+    if CHECKOUT or RELEASE:
+        return False
     try:
         stamp = json.loads(STAMP.read_text())
     except (OSError, ValueError):
@@ -131,12 +144,17 @@ def up_to_date() -> bool:
 
 
 def pins() -> dict[str, str]:
+    """requirements.txt's pins; vgi-rpc's only when neither a checkout nor another release replaces it."""
     out: dict[str, str] = {}
     for line in REQUIREMENTS.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if "==" in line:
             name, version = line.split("==", 1)
             out[name.strip().lower().replace("_", "-")] = version.strip()
+    if CHECKOUT or RELEASE:
+        out.pop("vgi-rpc")
+    if RELEASE:
+        out["vgi-rpc"] = RELEASE
     return out
 
 
@@ -154,8 +172,15 @@ def build() -> None:
     if VENV.exists():
         shutil.rmtree(VENV)
     run([python, "-m", "venv", str(VENV)])
-    run([str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-         "--only-binary=pyarrow", "-r", str(REQUIREMENTS)])
+    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--only-binary=pyarrow"]
+    if CHECKOUT:
+        run(pip + [f"{n}=={v}" for n, v in pins().items()])
+        log(f"installing vgi-rpc from the checkout {CHECKOUT}")
+        run(pip + [CHECKOUT])
+    elif RELEASE:
+        run(pip + [f"{n}=={v}" for n, v in pins().items()])
+    else:
+        run(pip + ["-r", str(REQUIREMENTS)])
     freeze = subprocess.run([str(VENV_PYTHON), "-m", "pip", "freeze", "--all"], capture_output=True, text=True,
                             check=True).stdout
     FREEZE.write_text(freeze)
@@ -173,7 +198,8 @@ def build() -> None:
     if extra:
         log(f"note: unpinned packages installed: {extra} (consider pinning them in requirements.txt)")
     STAMP.write_text(json.dumps({"requirements_sha256": requirements_hash(), "python": python,
-                                 "python_version": version}, indent=1) + "\n")
+                                 "python_version": version, "checkout": CHECKOUT, "release": RELEASE},
+                                indent=1) + "\n")
     log(f"built {VENV}")
 
 

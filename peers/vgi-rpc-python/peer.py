@@ -1,6 +1,6 @@
 """Peer-protocol adapter over the upstream vgi-rpc package (``vgi_rpc.shm``).
 
-Runs in peers/vgi-rpc-python/.venv (Python >= 3.13, vgi-rpc pinned in
+Runs in the venv build.py makes (Python >= 3.13, vgi-rpc pinned in
 requirements.txt). It only translates the JSON-lines protocol of
 docs/peer-protocol.md: every format decision (header, allocator, framing,
 pointer metadata, size gate) is made by ``vgi_rpc.shm``. Where the package

@@ -1,0 +1,98 @@
+"""Build the vgi-rpc-rust peer into BUILD_DIR/vgis-peer-vgi-rpc-rust (``python build.py BUILD_DIR CACHE_DIR``).
+
+From the registry (the default) this is ``cargo build --locked`` of this
+folder against the pinned crates.io release, in the target folder it shares
+with peers/rust (``CACHE_DIR/cargo-target``, one compiled Arrow for
+both).
+
+From a checkout of the crate (``VGIS_PEER_SOURCE_DIR``, set by the harness
+from ``--peer-source vgi-rpc-rust=PATH``), a copy of Cargo.toml in BUILD_DIR
+adds ``[patch.crates-io] vgi-rpc = { path = PATH }`` and points the binary at
+this folder's ``src/main.rs``, so neither this folder nor the checkout is
+written to; its lock file starts from the committed one and cargo updates only
+the patched crate. With ``VGIS_PEER_VERSION`` (``--peer vgi-rpc-rust@0.20.0``)
+the copy requires that crates.io release instead, in a target folder of its own.
+
+vgi-rpc 0.32.0 declares rust-version 1.97 but builds (with the shm feature
+only) on older compilers: ``--ignore-rust-version`` skips that check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BINARY = "vgis-peer-vgi-rpc-rust"
+
+
+def log(message: str) -> None:
+    print(f"[vgi-rpc-rust build] {message}", flush=True)
+
+
+def cargo(argv: list[str]) -> None:
+    log("$ " + " ".join(argv))
+    began = time.monotonic()
+    proc = subprocess.run(argv, cwd=HERE, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"[vgi-rpc-rust build] cargo failed with status {proc.returncode}")
+    log(f"cargo took {time.monotonic() - began:.1f} s")
+
+
+def manifest_copy(build: Path, requirement: str, patch: Path | None) -> Path:
+    """A copy of Cargo.toml in ``build/crate`` that builds this folder's sources against another vgi-rpc.
+
+    ``requirement`` replaces the pinned ``=0.32.0``; ``patch`` is a checkout
+    that ``[patch.crates-io]`` substitutes for the registry's crate.
+    """
+    folder = build / "crate"
+    folder.mkdir(parents=True, exist_ok=True)
+    main_rs = json.dumps(str(HERE / "src" / "main.rs"))
+    text = (HERE / "Cargo.toml").read_text().replace('path = "src/main.rs"', f"path = {main_rs}")
+    text = text.replace('version = "=0.32.0"', f'version = "={requirement}"')
+    if patch is not None:
+        text += f"\n[patch.crates-io]\nvgi-rpc = {{ path = {json.dumps(str(patch))} }}\n"
+    (folder / "Cargo.toml").write_text(text)
+    if not (folder / "Cargo.lock").exists():
+        shutil.copyfile(HERE / "Cargo.lock", folder / "Cargo.lock")
+    return folder / "Cargo.toml"
+
+
+def checkout_version(checkout: Path) -> str:
+    """The version of the vgi-rpc crate at ``checkout``; exits when it is another crate."""
+    crate = tomllib.loads((checkout / "Cargo.toml").read_text()).get("package", {})
+    if crate.get("name") != "vgi-rpc":
+        sys.exit(f"[vgi-rpc-rust build] {checkout}/Cargo.toml is not the vgi-rpc crate (name {crate.get('name')!r})")
+    log(f"building against the checkout {checkout} (vgi-rpc {crate.get('version')})")
+    return str(crate.get("version", "0.0.0"))
+
+
+def main() -> None:
+    build = Path(sys.argv[1]).resolve()
+    build.mkdir(parents=True, exist_ok=True)
+    checkout = os.environ.get("VGIS_PEER_SOURCE_DIR")
+    release = os.environ.get("VGIS_PEER_VERSION")
+    if checkout or release:
+        copy = (manifest_copy(build, checkout_version(Path(checkout)), Path(checkout)) if checkout
+                else manifest_copy(build, str(release), None))
+        target = build / "target"
+        cargo(["cargo", "build", "--release", "--ignore-rust-version", "--manifest-path", str(copy),
+               "--target-dir", str(target)])
+    else:
+        target = Path(sys.argv[2]).resolve() / "cargo-target"
+        cargo(["cargo", "build", "--release", "--locked", "--ignore-rust-version", "--target-dir", str(target)])
+    tmp = build / f"{BINARY}.tmp"
+    shutil.copyfile(target / "release" / BINARY, tmp)
+    tmp.chmod(0o755)
+    os.replace(tmp, build / BINARY)
+    log(f"built {build / BINARY}")
+
+
+if __name__ == "__main__":
+    main()
