@@ -253,7 +253,8 @@ class Runner:
             kind, result = self.call(op, segment=t.handle, offset=step["offset"])
             if not kind and struct.unpack_from("<I", header, 16)[0] <= MAX_ALLOCS:
                 before = listed(header)
-                index = next(i for i, (o, _) in enumerate(before) if o == step["offset"])
+                index = next((i for i, (o, _) in enumerate(before) if o == step["offset"]), None)
+                assert index is not None, f"ALLOC-5: free({step['offset']}) succeeded, but no entry starts there"
                 want = before[:index] + before[index + 1:]
                 assert listed(t.header()) == want, f"ALLOC-5: after free the table is {listed(t.header())}, not {want}"
             return kind, {"outcome": "ok"} if not kind else result, None
@@ -261,7 +262,8 @@ class Runner:
             kind, result = self.call(op, segment=t.handle, offset=step["offset"], length=step["length"])
             if not kind and struct.unpack_from("<I", header, 16)[0] <= MAX_ALLOCS:
                 before = listed(header)
-                index = next(i for i, (o, _) in enumerate(before) if o == step["offset"])
+                index = next((i for i, (o, _) in enumerate(before) if o == step["offset"]), None)
+                assert index is not None, f"ALLOC-6: shrink({step['offset']}) succeeded, but no entry starts there"
                 want = [*before[:index], (step["offset"], step["length"]), *before[index + 1:]]
                 assert listed(t.header()) == want, f"ALLOC-6: after shrink the table is {listed(t.header())}"
             return kind, {"outcome": "ok"} if not kind else result, None
