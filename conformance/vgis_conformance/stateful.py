@@ -562,7 +562,7 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
             truth = self.seg.map.header_bytes()
             seen = str(a.peer.call("header", segment=a.handle, length=len(truth))["hex"])
             assert seen == truth.hex(), header_mismatch(truth, bytes.fromhex(seen), f"{a.peer.name}'s own view")
-            if "allocate" in a.peer.capabilities:
+            if "allocations" in a.peer.capabilities:
                 listed = [list(e) for e in a.peer.call("allocations", segment=a.handle)["entries"]]
                 assert listed == [list(e) for e in self.model.entries()], (
                     f"HDR-7: {a.peer.name} lists {listed}, the model has {self.model.entries()}")

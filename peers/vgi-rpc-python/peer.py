@@ -51,7 +51,7 @@ from vgi_rpc.rpc._wire import _write_request
 
 Json = dict[str, Any]
 NAME = "vgi-rpc-python"
-CAPABILITIES = ["allocate", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench"]
+CAPABILITIES = ["allocate", "allocations", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench"]
 DATA_START = 65_536  # where the memcpy action copies to: the first byte of the data area
 
 
@@ -108,6 +108,18 @@ def from_kv(md: pa.KeyValueMetadata | dict[bytes, bytes] | None) -> dict[str, st
     if md is None:
         return {}
     return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in md.items()}
+
+
+def object_size(name: str) -> int:
+    """The size of the object ``name`` (as an attacher would open it), or 0 when it cannot be opened."""
+    try:
+        probe = SharedMemory(name=name, track=False)
+    except (OSError, ValueError):
+        return 0
+    try:
+        return probe.size
+    finally:
+        probe.close()
 
 
 def integer(req: Json, key: str) -> int:
@@ -311,7 +323,8 @@ class Handler:
             "protocol": 1,
             "arrow": {"library": "pyarrow", "version": pa.__version__},
             "capabilities": CAPABILITIES,
-            "min_batch_bytes": shm.SHM_MIN_BATCH_BYTES,
+            # Releases before 0.22.0 have no size gate (docs/versions.md).
+            "min_batch_bytes": getattr(shm, "SHM_MIN_BATCH_BYTES", 0),
         }
 
     def op_shutdown(self, req: Json) -> Json:
@@ -346,9 +359,9 @@ class Handler:
             raise ProtocolError("bad_request", f"name must be a string, got {name!r}")
         if size is not None:
             size = integer(req, "size")
-        # SharedMemory ignores the size when attaching (it maps the object's
-        # fstat size) but rejects None; the package validates against the real size.
-        segment = shm.ShmSegment.attach(name, size if size is not None else 0, track=False)
+        # Without an advertised size, pass the object's own: releases from 0.10.0 ignore the
+        # argument (they map and check the fstat size), earlier ones check the header against it.
+        segment = shm.ShmSegment.attach(name, size if size is not None else object_size(name), track=False)
         return self._keep(segment, owner=False)
 
     def op_close(self, req: Json) -> Json:

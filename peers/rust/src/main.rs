@@ -22,8 +22,9 @@ use vgis::{Kind, Segment, VgisError, ARROW_VERSION};
 
 /// Keep in step with peer.toml's `capabilities` (the harness refuses a peer
 /// whose two lists differ).
-const CAPABILITIES: [&str; 7] = [
+const CAPABILITIES: [&str; 8] = [
     "allocate",
+    "allocations",
     "shrink",
     "reset",
     "read",

@@ -47,14 +47,22 @@ use vgi_rpc::wire::{self, Metadata};
 use vgi_rpc::RpcError;
 
 const NAME: &str = "vgi-rpc-rust";
-/// The pinned crate version (checked against Cargo.lock by a unit test).
-const CRATE_VERSION: &str = "0.32.0";
-/// The crate's Arrow (checked against Cargo.lock by a unit test).
-const ARROW_VERSION: &str = "60.1.0";
+/// The pinned crate version (checked against Cargo.lock by a unit test), or the
+/// release build.py built against (`--peer vgi-rpc-rust@VERSION`, a checkout).
+const CRATE_VERSION: &str = match option_env!("VGIS_VGI_RPC_VERSION") {
+    Some(v) => v,
+    None => "0.32.0",
+};
+/// The crate's Arrow (checked against Cargo.lock by a unit test), or that release's.
+const ARROW_VERSION: &str = match option_env!("VGIS_ARROW_VERSION") {
+    Some(v) => v,
+    None => "60.1.0",
+};
 /// Keep in step with peer.toml's `capabilities` (the harness refuses a peer
 /// whose two lists differ).
-const CAPABILITIES: [&str; 7] = [
+const CAPABILITIES: [&str; 8] = [
     "allocate",
+    "allocations",
     "shrink",
     "reset",
     "read",

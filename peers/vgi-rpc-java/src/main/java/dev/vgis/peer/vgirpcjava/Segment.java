@@ -6,11 +6,7 @@ import dev.vgis.peersdk.Results;
 import farm.query.vgirpc.shm.Shm;
 import farm.query.vgirpc.shm.ShmResolver;
 import farm.query.vgirpc.wire.Metadata;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -31,9 +27,9 @@ import java.util.Map;
  *       segment whose {@code free} records the offset (reported as
  *       {@code release_offset}) instead of freeing.</li>
  *   <li>{@code allocate} and {@code free} are {@link Shm#allocate} and {@link Shm#free};
- *       "segment full" / "table full" is "does not fit". {@code allocations} is the
- *       port's own table reader, {@code MappedShm.readAllocs}, which is private: it is
- *       the one call made by reflection.</li>
+ *       "segment full" / "table full" is "does not fit". The port's table reader
+ *       ({@code MappedShm.readAllocs}) is private, so {@code allocations} is not
+ *       declared and answers {@code unsupported}.</li>
  * </ul>
  */
 final class Segment implements dev.vgis.peersdk.Segment {
@@ -122,23 +118,6 @@ final class Segment implements dev.vgis.peersdk.Segment {
     @Override
     public void free(long offset) {
         shm.free(offset);
-    }
-
-    @Override
-    public List<long[]> allocations() throws Exception {
-        Method readAllocs = Class.forName("farm.query.vgirpc.shm.MappedShm").getDeclaredMethod("readAllocs");
-        readAllocs.setAccessible(true);
-        Object entries;
-        try {
-            entries = readAllocs.invoke(shm);
-        } catch (InvocationTargetException e) {
-            throw e.getCause() instanceof Exception cause ? cause : e;
-        }
-        List<long[]> out = new ArrayList<>();
-        for (Object e : (List<?>) entries) {
-            out.add((long[]) e);
-        }
-        return out;
     }
 
     /** The segment as ShmResolver.resolve sees it, except that free records the offset instead of freeing. */
