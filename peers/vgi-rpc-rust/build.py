@@ -36,20 +36,31 @@ def log(message: str) -> None:
     print(f"[vgi-rpc-rust build] {message}", flush=True)
 
 
-def cargo(argv: list[str]) -> None:
+def cargo(argv: list[str], env: dict[str, str] | None = None) -> None:
     log("$ " + " ".join(argv))
     began = time.monotonic()
-    proc = subprocess.run(argv, cwd=HERE, check=False)
+    proc = subprocess.run(argv, cwd=HERE, env={**os.environ, **(env or {})}, check=False)
     if proc.returncode != 0:
         sys.exit(f"[vgi-rpc-rust build] cargo failed with status {proc.returncode}")
     log(f"cargo took {time.monotonic() - began:.1f} s")
 
 
-def manifest_copy(build: Path, requirement: str, patch: Path | None) -> Path:
+def locked_version(lock: Path, package: str) -> str:
+    """The version Cargo.lock resolved for ``package``."""
+    for entry in tomllib.loads(lock.read_text()).get("package", []):
+        if entry.get("name") == package:
+            return str(entry["version"])
+    sys.exit(f"[vgi-rpc-rust build] {lock} resolves no {package}")
+
+
+def manifest_copy(build: Path, requirement: str, patch: Path | None) -> tuple[Path, dict[str, str]]:
     """A copy of Cargo.toml in ``build/crate`` that builds this folder's sources against another vgi-rpc.
 
     ``requirement`` replaces the pinned ``=0.32.0``; ``patch`` is a checkout
-    that ``[patch.crates-io]`` substitutes for the registry's crate.
+    that ``[patch.crates-io]`` substitutes for the registry's crate. The
+    adapter's Arrow must be the crate's (its batches are the crate's types),
+    so a first resolution with vgi-rpc alone finds which arrow-rs that is.
+    Returns the manifest and the versions main.rs reports in ``hello``.
     """
     folder = build / "crate"
     folder.mkdir(parents=True, exist_ok=True)
@@ -58,10 +69,17 @@ def manifest_copy(build: Path, requirement: str, patch: Path | None) -> Path:
     text = text.replace('version = "=0.32.0"', f'version = "={requirement}"')
     if patch is not None:
         text += f"\n[patch.crates-io]\nvgi-rpc = {{ path = {json.dumps(str(patch))} }}\n"
-    (folder / "Cargo.toml").write_text(text)
-    if not (folder / "Cargo.lock").exists():
-        shutil.copyfile(HERE / "Cargo.lock", folder / "Cargo.lock")
-    return folder / "Cargo.toml"
+    head, _, rest = text.partition("[dependencies]\n")
+    deps, _, tail = rest.partition("\n\n")
+    crate_only = [line for line in deps.splitlines() if line.startswith("vgi-rpc ")]
+    (folder / "Cargo.toml").write_text(head + "[dependencies]\n" + "\n".join(crate_only) + "\n\n" + tail)
+    (folder / "Cargo.lock").unlink(missing_ok=True)
+    cargo(["cargo", "generate-lockfile", "--manifest-path", str(folder / "Cargo.toml")])
+    arrow = locked_version(folder / "Cargo.lock", "arrow-ipc")
+    crate = locked_version(folder / "Cargo.lock", "vgi-rpc")
+    log(f"vgi-rpc {crate} uses arrow-rs {arrow}")
+    (folder / "Cargo.toml").write_text(text.replace('"60"', f'"={arrow}"'))
+    return folder / "Cargo.toml", {"VGIS_VGI_RPC_VERSION": crate, "VGIS_ARROW_VERSION": arrow}
 
 
 def checkout_version(checkout: Path) -> str:
@@ -79,11 +97,11 @@ def main() -> None:
     checkout = os.environ.get("VGIS_PEER_SOURCE_DIR")
     release = os.environ.get("VGIS_PEER_VERSION")
     if checkout or release:
-        copy = (manifest_copy(build, checkout_version(Path(checkout)), Path(checkout)) if checkout
-                else manifest_copy(build, str(release), None))
+        copy, versions = (manifest_copy(build, checkout_version(Path(checkout)), Path(checkout)) if checkout
+                          else manifest_copy(build, str(release), None))
         target = build / "target"
         cargo(["cargo", "build", "--release", "--ignore-rust-version", "--manifest-path", str(copy),
-               "--target-dir", str(target)])
+               "--target-dir", str(target)], versions)
     else:
         target = Path(sys.argv[2]).resolve() / "cargo-target"
         cargo(["cargo", "build", "--release", "--locked", "--ignore-rust-version", "--target-dir", str(target)])
