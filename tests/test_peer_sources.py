@@ -18,7 +18,7 @@ import pytest
 from vgis_conformance import report, sources
 from vgis_conformance.builder import PeerUnavailable, cache_key, ensure_built
 from vgis_conformance.manifest import Manifest, Upstream, load, lookup, registry
-from vgis_conformance.outcomes import read_known_failures
+from vgis_conformance.outcomes import FAILED, UNAVAILABLE, CaseResult, read_known_failures
 
 RECORD = "import os, sys, pathlib; p = pathlib.Path(sys.argv[1]); p.mkdir(parents=True, exist_ok=True); " \
          "(p / 'builds').open('a').write(os.environ.get('VGIS_PEER_SOURCE_DIR', '-') + '\\n')"
@@ -216,3 +216,15 @@ def test_a_release_overlay_adds_and_drops_known_failures(tmp_path: Path) -> None
     overlay.write_text("# 0.1 differs\n-header/a  0.1 checks it\nheader/c  only 0.1 fails\n")
     assert read_known_failures(base, overlay) == {"header/b": "fails too", "header/c": "only 0.1 fails"}
     assert read_known_failures(base, tmp_path / "absent.txt") == read_known_failures(base)
+
+
+def test_an_unavailable_peer_is_announced_once_not_per_case() -> None:
+    why = "peer vgi-rpc-go: not served here; build it from a checkout: --peer-source vgi-rpc-go=PATH"
+    results = [CaseResult(f"header/case-{i}", ["vgi-rpc-go"], UNAVAILABLE, message=why) for i in range(3)]
+    results += [CaseResult("cross/x", ["rust", "vgi-rpc-go"], UNAVAILABLE, message=why),
+                CaseResult("header/y", ["rust"], FAILED, message="HDR-1: bad magic")]
+    lines = report.summary_lines(results, {"vgi-rpc-go": why})
+    assert lines.count(f"!!! PEER UNAVAILABLE: vgi-rpc-go: {why}") == 1
+    assert "  vgi-rpc-go: 4 cases" in lines
+    assert not any("[UNAVAIL]" in line for line in lines)
+    assert any(line.startswith("  [FAIL") and "header/y" in line for line in lines)

@@ -13,7 +13,9 @@ from pathlib import Path
 KIT_ROOT = Path(__file__).resolve().parents[2]
 PEERS_DIR = KIT_ROOT / "peers"
 CACHE_ENV = "VGIS_CACHE_DIR"
-OPTIONAL_CAPABILITIES = ("allocate", "allocations", "shrink", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench")
+OPTIONAL_CAPABILITIES = (
+    "allocate", "allocations", "shrink", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench",
+)
 
 
 def cache_root() -> Path:

@@ -13,7 +13,7 @@ from typing import Any
 
 from vgis_conformance import sources
 from vgis_conformance.manifest import Manifest
-from vgis_conformance.outcomes import BAD, EXPECTED_FAILURE, OUTCOMES, SHORT, UNEXPECTED_PASS, CaseResult
+from vgis_conformance.outcomes import BAD, EXPECTED_FAILURE, OUTCOMES, SHORT, UNAVAILABLE, UNEXPECTED_PASS, CaseResult
 
 REPORT_SCHEMA = "vgis-conformance-report/1"
 KIT_VERSION = "0.1.0"
@@ -77,7 +77,11 @@ def summary_lines(results: list[CaseResult], unavailable: dict[str, str]) -> lis
     rows, cols, cells = pair_matrix(results)
     if rows:
         lines += ["", *_table("producer \\ consumer", rows, cols, cells)]
-    bad = [r for r in results if r.outcome in BAD]
+    unreachable = Counter(p for r in results if r.outcome == UNAVAILABLE for p in r.peers if p in unavailable)
+    bad = [r for r in results if r.outcome in BAD and r.outcome != UNAVAILABLE]
+    if unreachable:
+        lines += ["", "cases not run because a peer is unavailable (see !!! above):"]
+        lines += [f"  {name}: {count} cases" for name, count in sorted(unreachable.items())]
     if bad:
         lines += ["", "problems:"]
         for r in sorted(bad, key=lambda r: (r.peers, r.case_id)):

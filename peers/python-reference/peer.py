@@ -23,7 +23,9 @@ from vgis.errors import InvalidArgument, Unsupported, VgisError
 from vgis.segment import Segment
 
 Json = dict[str, Any]
-CAPABILITIES = ["allocate", "allocations", "shrink", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench"]
+CAPABILITIES = [
+    "allocate", "allocations", "shrink", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench",
+]
 DATA_START = 65_536  # where the memcpy action copies to: the first byte of the data area
 
 
