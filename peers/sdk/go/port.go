@@ -6,7 +6,7 @@
 //
 // It knows nothing about any VGIS implementation. An adapter implements Port
 // and Segment over the library under test, plus the optional interfaces
-// (Allocator, Shrinker, Resetter, Reader, MaybeWriter, Advertiser,
+// (Allocator, Lister, Shrinker, Resetter, Reader, MaybeWriter, Advertiser,
 // PointerMaker) behind the capabilities it declares, and calls Run.
 package peersdk
 
@@ -16,6 +16,7 @@ import "github.com/apache/arrow-go/v18/arrow"
 // in its comment.
 const (
 	CapAllocate    = "allocate"     // Segment implements Allocator
+	CapAllocations = "allocations"  // Segment implements Lister
 	CapShrink      = "shrink"       // Segment implements Shrinker
 	CapReset       = "reset"        // Segment implements Resetter
 	CapRead        = "read"         // Segment implements Reader
@@ -79,10 +80,15 @@ type Resolution struct {
 	ReleaseOffset *uint64
 }
 
-// Allocator backs the allocate capability.
+// Allocator backs the allocate capability (allocate and free).
 type Allocator interface {
 	Allocate(size uint64) (offset uint64, ok bool, err error)
 	Free(offset uint64) error
+}
+
+// Lister backs the allocations capability: the table as the library reads
+// it, for a library with a public view of its table.
+type Lister interface {
 	Allocations() ([][2]uint64, error)
 }
 

@@ -102,15 +102,21 @@ func Serve(port Port, in io.Reader, out io.Writer) int {
 	}
 }
 
+// segmentCapabilities maps each capability backed by a Segment interface to
+// a probe for it.
+var segmentCapabilities = map[string]func(Segment) bool{
+	CapAllocate:    func(s Segment) bool { _, ok := s.(Allocator); return ok },
+	CapAllocations: func(s Segment) bool { _, ok := s.(Lister); return ok },
+	CapShrink:      func(s Segment) bool { _, ok := s.(Shrinker); return ok },
+	CapReset:       func(s Segment) bool { _, ok := s.(Resetter); return ok },
+	CapRead:        func(s Segment) bool { _, ok := s.(Reader); return ok },
+	CapMaybeWrite:  func(s Segment) bool { _, ok := s.(MaybeWriter); return ok },
+	CapAdvertise:   func(s Segment) bool { _, ok := s.(Advertiser); return ok },
+}
+
+// checkCapabilities checks the declared names and the Port-level ones; the
+// Segment-level ones are checked on every segment (checkSegment).
 func (p *peer) checkCapabilities() error {
-	probe := map[string]func(Segment) bool{
-		CapAllocate:   func(s Segment) bool { _, ok := s.(Allocator); return ok },
-		CapShrink:     func(s Segment) bool { _, ok := s.(Shrinker); return ok },
-		CapReset:      func(s Segment) bool { _, ok := s.(Resetter); return ok },
-		CapRead:       func(s Segment) bool { _, ok := s.(Reader); return ok },
-		CapMaybeWrite: func(s Segment) bool { _, ok := s.(MaybeWriter); return ok },
-		CapAdvertise:  func(s Segment) bool { _, ok := s.(Advertiser); return ok },
-	}
 	for c := range p.caps {
 		if c == CapMakePointer {
 			if _, ok := p.port.(PointerMaker); !ok {
@@ -118,8 +124,18 @@ func (p *peer) checkCapabilities() error {
 			}
 			continue
 		}
-		if probe[c] == nil {
+		if segmentCapabilities[c] == nil {
 			return fmt.Errorf("unknown capability %q", c)
+		}
+	}
+	return nil
+}
+
+// checkSegment reports a declared capability that seg does not implement.
+func (p *peer) checkSegment(seg Segment) error {
+	for c := range p.caps {
+		if probe := segmentCapabilities[c]; probe != nil && !probe(seg) {
+			return Errorf(Internal, "adapter bug: capability %s declared but %T does not implement it", c, seg)
 		}
 	}
 	return nil
@@ -203,7 +219,7 @@ func init() {
 		"resolve":      {"", (*peer).opResolve},
 		"allocate":     {CapAllocate, (*peer).opAllocate},
 		"free":         {CapAllocate, (*peer).opFree},
-		"allocations":  {CapAllocate, (*peer).opAllocations},
+		"allocations":  {CapAllocations, (*peer).opAllocations},
 		"shrink":       {CapShrink, (*peer).opShrink},
 		"reset":        {CapReset, (*peer).opReset},
 		"read":         {CapRead, (*peer).opRead},
@@ -258,12 +274,23 @@ func (p *peer) shutdown() {
 	p.order = nil
 }
 
-func (p *peer) keep(seg Segment, created bool) Result {
+func (p *peer) keep(seg Segment, created bool) (Result, error) {
+	if err := p.checkSegment(seg); err != nil {
+		if cerr := seg.Close(); cerr != nil {
+			fmt.Fprintln(os.Stderr, "peersdk:", cerr)
+		}
+		if created {
+			if uerr := seg.Unlink(); uerr != nil {
+				fmt.Fprintln(os.Stderr, "peersdk:", uerr)
+			}
+		}
+		return nil, err
+	}
 	p.next++
 	id := fmt.Sprintf("s%d", p.next)
 	p.segments[id] = &handle{seg: seg, created: created}
 	p.order = append(p.order, id)
-	return Result{"segment": id, "name": seg.Name(), "size": seg.Size()}
+	return Result{"segment": id, "name": seg.Name(), "size": seg.Size()}, nil
 }
 
 func (p *peer) opCreate(req *Request) (Result, error) {
@@ -274,7 +301,7 @@ func (p *peer) opCreate(req *Request) (Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.keep(seg, true), nil
+	return p.keep(seg, true)
 }
 
 func (p *peer) opAttach(req *Request) (Result, error) {
@@ -285,7 +312,7 @@ func (p *peer) opAttach(req *Request) (Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.keep(seg, false), nil
+	return p.keep(seg, false)
 }
 
 // handle returns the request's segment handle, which must exist (and be
@@ -449,7 +476,7 @@ func (p *peer) opAllocations(req *Request) (Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	entries, err := seg.(Allocator).Allocations()
+	entries, err := seg.(Lister).Allocations()
 	if err != nil {
 		return nil, err
 	}
