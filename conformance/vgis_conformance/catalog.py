@@ -229,6 +229,24 @@ def _unions() -> pa.RecordBatch:
     return _batch({"dense": dense, "sparse": sparse})
 
 
+def _union_code_127() -> pa.RecordBatch:
+    """Type codes at the ends of the int8 range: a writer that widens or sums them in int8 overflows."""
+    dense = pa.UnionArray.from_dense(
+        pa.array([127, 0, 127, 127], pa.int8()),
+        pa.array([0, 0, 1, 2], pa.int32()),
+        [pa.array([1, 2], pa.int32()), pa.array(["a", None, "c"], pa.utf8())],
+        ["zero", "max"],
+        [0, 127],
+    )
+    sparse = pa.UnionArray.from_sparse(
+        pa.array([126, 127, 127, 126], pa.int8()),
+        [pa.array([True, None, False, True], pa.bool_()), pa.array([1.0, 2.0, None, 4.0], pa.float32())],
+        ["b", "f"],
+        [126, 127],
+    )
+    return _batch({"dense": dense, "sparse": sparse})
+
+
 _ALL_NULL_TYPES: tuple[tuple[str, pa.DataType], ...] = (
     ("null", pa.null()),
     ("bool", pa.bool_()),
@@ -439,6 +457,8 @@ CATALOG: tuple[BatchSpec, ...] = (
     BatchSpec("structs", "struct with a non-nullable child, a nested struct and a list child", _structs),
     BatchSpec("maps", "map<utf8,int64> and a keys-sorted map<int32,utf8>", _maps),
     BatchSpec("unions", "a dense union (int64|utf8|bool) and a sparse union with type codes 5 and 7", _unions),
+    BatchSpec("union-type-code-127", "a dense union with type codes 0 and 127, a sparse one with 126 and 127",
+              _union_code_127),
     BatchSpec("nulls-everywhere", "sixteen columns of many types, every value null", _nulls_everywhere),
     BatchSpec(
         "empty-strings",
