@@ -39,7 +39,11 @@ from vgis_conformance.outcomes import (
     read_known_failures,
 )
 from vgis_conformance.peer import Peer, names_of_pids
-from vgis_conformance.protocol import PeerFailure, PeerTimeout
+from vgis_conformance.protocol import PeerCrashed, PeerFailure, PeerTimeout
+
+# A known-failures reason starting with this expects the peer process to die (a fault its library
+# cannot recover from, such as Go's fatal out-of-memory); the harness still restarts it and cleans up.
+CRASH_TAG = "[crash]"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -180,7 +184,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             listed = known.get(peer, {})
             reason = listed.get(case_id) or listed.get(f"{case_id}@{role}")
             if reason is not None:
-                item.add_marker(pytest.mark.xfail(reason=f"{peer}: {reason}", strict=True, raises=AssertionError))
+                raises = (AssertionError, PeerCrashed) if reason.startswith(CRASH_TAG) else AssertionError
+                item.add_marker(pytest.mark.xfail(reason=f"{peer}: {reason}", strict=True, raises=raises))
 
 
 class PeerPool:

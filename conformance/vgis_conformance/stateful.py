@@ -77,6 +77,9 @@ WITHHELD: dict[str, str] = {
     "stateful/resolve-leaves-table/null-column": "resolve-bufferless",
     "stateful/resolve-leaves-table/int16-skew-1": "resolve-unaligned",
     "stateful/resolve-unaligned-union": "resolve-unaligned",
+    # a layout whose writer or reader fails, withheld from both sides of the pair
+    "framing/write/union-type-code-127": "union-type-code-127",
+    "framing/read-golden/union-type-code-127": "union-type-code-127",
 }
 """A peer that lists one of these cases as a known failure is not asked to do the same in the machine."""
 
@@ -312,14 +315,27 @@ def _has_nested_dictionary(schema: pa.Schema) -> bool:
     return any(nested(f.type) for f in schema)
 
 
+def _has_union_code_127(schema: pa.Schema) -> bool:
+    def has(t: pa.DataType) -> bool:
+        if pa.types.is_dictionary(t):
+            return has(t.value_type)
+        if pa.types.is_union(t) and 127 in t.type_codes:
+            return True
+        return any(has(t.field(i).type) for i in range(t.num_fields))
+    return any(has(f.type) for f in schema)
+
+
 def bufferless(batch: pa.RecordBatch) -> bool:
     """True when no column holds a single buffer (only null-type data)."""
     return all(b is None for column in batch.columns for b in column.buffers())
 
 
-def batches_for(reader_withheld: frozenset[str]) -> st.SearchStrategy[pa.RecordBatch]:
-    """Small generated batches (nested and dictionary types included) the reader is asked to resolve."""
+def batches_for(reader_withheld: frozenset[str],
+                writer_withheld: frozenset[str] = frozenset()) -> st.SearchStrategy[pa.RecordBatch]:
+    """Small generated batches (nested and dictionary types included) the writer writes and the reader resolves."""
     schemas = strategies.schemas(max_fields=2)
+    if "union-type-code-127" in reader_withheld | writer_withheld:
+        schemas = schemas.filter(lambda s: not _has_union_code_127(s))
     if "resolve-nested-dictionary" in reader_withheld:
         schemas = schemas.filter(lambda s: not _has_nested_dictionary(s))
     batches = schemas.flatmap(lambda s: strategies.record_batches(schema=s, max_rows=3))
@@ -509,11 +525,13 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
             decoded = decode_region(pa.py_buffer(region), batch.schema)
             assert decoded.equals(batch), f"{a.peer.name}'s region decodes (reference) to\n{decoded}\nnot\n{batch}"
 
-        @rule(batch=batches_for(withheld_by.get(consumer.name, frozenset())))
+        none: frozenset[str] = frozenset()
+
+        @rule(batch=batches_for(withheld_by.get(consumer.name, none), withheld_by.get(producer.name, none)))
         def write_by_producer(self, batch: pa.RecordBatch) -> None:
             self.write(0, batch)
 
-        @rule(batch=batches_for(withheld_by.get(producer.name, frozenset())))
+        @rule(batch=batches_for(withheld_by.get(producer.name, none), withheld_by.get(consumer.name, none)))
         def write_by_consumer(self, batch: pa.RecordBatch) -> None:
             self.write(1, batch)
 
@@ -572,8 +590,13 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
 
 
 def machine_settings(examples: int) -> settings:
-    """Settings for one pair: ``examples`` runs of up to STEP_COUNT steps, no deadline, no database."""
+    """Settings for one pair: ``examples`` runs of up to STEP_COUNT steps, no deadline, no database.
+
+    Derandomized, so that a pair's verdict is the same in every run and a known
+    failure stays listed; ``--stateful-examples`` (nightly) explores further.
+    """
     return settings(max_examples=examples, stateful_step_count=STEP_COUNT, deadline=None, database=None,
+                    derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                            HealthCheck.data_too_large], print_blob=False)
 
