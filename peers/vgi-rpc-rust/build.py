@@ -9,9 +9,10 @@ From a checkout of the crate (``VGIS_PEER_SOURCE_DIR``, set by the harness
 from ``--peer-source vgi-rpc-rust=PATH``), a copy of Cargo.toml in BUILD_DIR
 adds ``[patch.crates-io] vgi-rpc = { path = PATH }`` and points the binary at
 this folder's ``src/main.rs``, so neither this folder nor the checkout is
-written to; its lock file starts from the committed one and cargo updates only
-the patched crate. With ``VGIS_PEER_VERSION`` (``--peer vgi-rpc-rust@0.20.0``)
-the copy requires that crates.io release instead, in a target folder of its own.
+written to; its lock file is resolved afresh. With ``VGIS_PEER_VERSION`` (``--peer vgi-rpc-rust@0.20.0``)
+the copy requires that crates.io release instead. Every build shares one
+target folder (each copies its binary out at once), so releases on the same
+arrow-rs compile it once.
 
 vgi-rpc 0.32.0 declares rust-version 1.97 but builds (with the shm feature
 only) on older compilers: ``--ignore-rust-version`` skips that check.
@@ -96,14 +97,13 @@ def main() -> None:
     build.mkdir(parents=True, exist_ok=True)
     checkout = os.environ.get("VGIS_PEER_SOURCE_DIR")
     release = os.environ.get("VGIS_PEER_VERSION")
+    target = Path(sys.argv[2]).resolve() / "cargo-target"
     if checkout or release:
         copy, versions = (manifest_copy(build, checkout_version(Path(checkout)), Path(checkout)) if checkout
                           else manifest_copy(build, str(release), None))
-        target = build / "target"
         cargo(["cargo", "build", "--release", "--ignore-rust-version", "--manifest-path", str(copy),
                "--target-dir", str(target)], versions)
     else:
-        target = Path(sys.argv[2]).resolve() / "cargo-target"
         cargo(["cargo", "build", "--release", "--locked", "--ignore-rust-version", "--target-dir", str(target)])
     tmp = build / f"{BINARY}.tmp"
     shutil.copyfile(target / "release" / BINARY, tmp)
