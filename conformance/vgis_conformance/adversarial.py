@@ -682,7 +682,8 @@ def _names(c: _Corpus) -> None:
     ]
     for name, pattern, what in create_cases:
         c.add("names", f"create-{name}", f"Create {what}: bad_name, and no new object is left behind",
-              ["LIFE-1", "LIFE-9", "ERR-2"], [_step("create", ["bad_name"], name=pattern, size=S)], harness)
+              ["LIFE-1", "LIFE-9", "ERR-2"], [_step("create", ["bad_name"], name=pattern, size=S)], harness,
+              needs=["named_create"])
 
 
 # --- generation ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ PEERS_DIR = KIT_ROOT / "peers"
 CACHE_ENV = "VGIS_CACHE_DIR"
 OPTIONAL_CAPABILITIES = (
     "allocate", "allocations", "shrink", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench",
+    "named_create",
 )
 
 

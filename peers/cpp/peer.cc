@@ -32,7 +32,7 @@ constexpr const char* kPeerVersion = "0.1.0";
 // Keep in step with peer.toml's `capabilities` (the harness refuses a peer
 // whose two lists differ).
 const char* const kCapabilities[] = {"allocate", "allocations", "shrink", "reset", "read", "make_pointer", "maybe_write",
-                                     "advertise", "bench"};
+                                     "advertise", "bench", "named_create"};
 
 // --- request arguments -------------------------------------------------------
 

@@ -25,6 +25,7 @@ from vgis.segment import Segment
 Json = dict[str, Any]
 CAPABILITIES = [
     "allocate", "allocations", "shrink", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench",
+    "named_create",
 ]
 DATA_START = 65_536  # where the memcpy action copies to: the first byte of the data area
 

@@ -22,7 +22,7 @@ use vgis::{Kind, Segment, VgisError, ARROW_VERSION};
 
 /// Keep in step with peer.toml's `capabilities` (the harness refuses a peer
 /// whose two lists differ).
-const CAPABILITIES: [&str; 8] = [
+const CAPABILITIES: [&str; 9] = [
     "allocate",
     "allocations",
     "shrink",
@@ -31,6 +31,7 @@ const CAPABILITIES: [&str; 8] = [
     "make_pointer",
     "maybe_write",
     "bench",
+    "named_create",
 ];
 /// WRITE-5: this writer has no size gate.
 const MIN_BATCH_BYTES: usize = 0;

@@ -31,7 +31,7 @@ import java.util.Set;
  */
 public final class Main implements Adapter {
     /** Identical to peer.toml. No shrink, reset, make_pointer, advertise: the port has none of them. */
-    static final List<String> CAPABILITIES = List.of("allocate", "read", "maybe_write");
+    static final List<String> CAPABILITIES = List.of("allocate", "read", "maybe_write", "named_create");
 
     /** The port's size gate: VGI_RPC_SHM_MIN_BATCH_BYTES, else 128 KiB on POSIX (ShmResolver.SHM_MIN_BATCH_BYTES). */
     private static final String GATE_ENV = "VGI_RPC_SHM_MIN_BATCH_BYTES";
