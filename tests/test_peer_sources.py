@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from vgis_conformance import report, sources
+from vgis_conformance import cli, report, sources
 from vgis_conformance.builder import PeerUnavailable, cache_key, ensure_built
 from vgis_conformance.manifest import Manifest, Upstream, load, lookup, registry
 from vgis_conformance.outcomes import FAILED, UNAVAILABLE, CaseResult, read_known_failures
@@ -228,3 +228,16 @@ def test_an_unavailable_peer_is_announced_once_not_per_case() -> None:
     assert "  vgi-rpc-go: 4 cases" in lines
     assert not any("[UNAVAIL]" in line for line in lines)
     assert any(line.startswith("  [FAIL") and "header/y" in line for line in lines)
+
+
+def test_cache_list_shows_builds_and_clean_removes_them(tmp_path: Path, cache: Path,
+                                                        capfd: pytest.CaptureFixture[str]) -> None:
+    manifest = fake_peer(tmp_path, served=True)
+    ensure_built(manifest)
+    assert cli.main(["cache", "list"]) == 0
+    listing = capfd.readouterr().out
+    assert f"cache: {cache}" in listing
+    assert "fake-port" in listing and "built, key " + cache_key(manifest)[:12] in listing
+    assert cli.main(["cache", "clean"]) == 0
+    assert not cache.exists()
+    assert "1 peer builds" in capfd.readouterr().out

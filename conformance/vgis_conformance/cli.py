@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from vgis_conformance.manifest import KIT_ROOT, Manifest, from_command, lookup, registry
+from vgis_conformance.manifest import KIT_ROOT, Manifest, cache_root, from_command, lookup, registry
 from vgis_conformance.outcomes import (
     EXPECTED_FAILURE,
     FAILED,
@@ -160,6 +161,23 @@ def cmd_known_failures(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_cache(args: argparse.Namespace, extra: list[str]) -> int:
+    """List the peers built in the cache (``VGIS_CACHE_DIR``), or remove them."""
+    root = cache_root()
+    builds = sorted(p for p in (root / "build").glob("*") if p.is_dir())
+    if args.action == "clean":
+        shutil.rmtree(root, ignore_errors=True)
+        print(f"removed {root} ({len(builds)} peer builds)")
+        return 0
+    print(f"cache: {root}")
+    for folder in builds:
+        stamp = folder / ".build-stamp"
+        state = f"built, key {stamp.read_text().strip()[:12]}" if stamp.exists() else "not built"
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
+        print(f"  {folder.name:<28} {size / 2**20:9.1f} MiB  {state}")
+    return 0
+
+
 def cmd_fixtures(args: argparse.Namespace, extra: list[str]) -> int:
     """Delegate to the fixtures generator."""
     from vgis_conformance import fixtures
@@ -201,13 +219,15 @@ def main(argv: list[str] | None = None) -> int:
     known.add_argument("--report", default=str(DEFAULT_REPORT))
     known.add_argument("--peer", action="append", default=[])
     known.add_argument("--rewrite", action="store_true")
+    cache = sub.add_parser("cache", help="list or remove the peers built in the cache (VGIS_CACHE_DIR)")
+    cache.add_argument("action", choices=["list", "clean"])
     sub.add_parser("fixtures", help="regenerate or check the golden fixtures (--regenerate / --check / --adopt RECIPE)")
     from vgis_conformance.bench import add_arguments as bench_arguments
 
     bench_arguments(sub.add_parser("bench", help="throughput benchmarks (benchmarks/out/) and the harness's own speed"))
     args, extra = parser.parse_known_args(argv)
     handlers = {"run": cmd_run, "doctor": cmd_doctor, "replay": cmd_replay, "known-failures": cmd_known_failures,
-                "fixtures": cmd_fixtures, "bench": cmd_bench}
+                "fixtures": cmd_fixtures, "bench": cmd_bench, "cache": cmd_cache}
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     return handlers[args.command](args, extra)
 
