@@ -23,11 +23,11 @@ from vgis_conformance.outcomes import (
 )
 from vgis_conformance.sources import SourceError, add_source_argument, with_sources
 
-DEFAULT_REPORT = KIT_ROOT / "reports" / "report.json"
+DEFAULT_REPORT = "reports/report.json"  # relative to the folder the command runs in
 
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
-    """The main job: the conformance matrix over the default peers, reports in reports/."""
+    """The main job: the conformance matrix over the default peers, reports in ./reports (or --report-dir)."""
     argv = [sys.executable, "-m", "pytest", str(KIT_ROOT / "conformance"), "-q", "-p", "no:cacheprovider"]
     if args.jobs != "0":
         argv += ["-n", args.jobs]
@@ -37,8 +37,9 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         argv += ["--peer", name]
     for source in args.peer_source:
         argv += ["--peer-source", source]
-    code = subprocess.call(argv + extra, cwd=KIT_ROOT)
-    print(f"[vgis-conformance] reports: {KIT_ROOT / 'reports'} (report.json, report.html, junit.xml)")
+    report_dir = Path(args.report_dir).resolve()
+    code = subprocess.call([*argv, "--report-dir", str(report_dir), *extra])
+    print(f"[vgis-conformance] reports: {report_dir} (report.json, report.html, junit.xml)")
     return code
 
 
@@ -204,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--peer", action="append", default=[])
     run.add_argument("--require-all-peers", action="store_true")
     run.add_argument("-n", "--jobs", default="auto", help="xdist workers (0: serial)")
+    run.add_argument("--report-dir", default="reports", help="where the reports go (default: ./reports)")
     add_source_argument(run)
     doctor = sub.add_parser("doctor", help="check a new peer's handshake and framing")
     group = doctor.add_mutually_exclusive_group(required=True)

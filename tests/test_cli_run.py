@@ -1,0 +1,27 @@
+"""``vgis-conformance run`` from any folder: the kit's suite runs, the reports land in that folder's ./reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+KIT = Path(__file__).resolve().parents[1]
+
+
+def test_run_from_another_folder_writes_reports_there(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(KIT / "conformance"), str(KIT / "reference")])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "vgis_conformance.cli", "run", "--peer", "python-reference", "-n", "0",
+         "-k", "test_create_initializes"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = tmp_path / "reports" / "report.json"
+    assert f"reports: {tmp_path / 'reports'}" in proc.stdout
+    cases = json.loads(report.read_text())["cases"]
+    assert cases and {c["outcome"] for c in cases} == {"passed"}
+    assert all(c["case_id"].startswith("header/create-initializes") for c in cases)
+    assert (tmp_path / "reports" / "junit.xml").exists() and (tmp_path / "reports" / "report.html").exists()
