@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from vgis_conformance.manifest import KIT_ROOT, Manifest, cache_root, from_command, lookup, registry
+from vgis_conformance.manifest import KIT_ROOT, Manifest, cache_root, from_command, lookup, parse_peer_cmd, registry
 from vgis_conformance.outcomes import (
     EXPECTED_FAILURE,
     FAILED,
@@ -111,7 +111,11 @@ def cmd_replay(args: argparse.Namespace, extra: list[str]) -> int:
         return 2
     recipe = matches[0]["replay"]
     print(f"header at failure: {recipe.get('header_hex')}")
-    peers = registry()
+    peers = {**registry(), **{m.name: m for m in map(parse_peer_cmd, args.peer_cmd)}}
+    unknown = sorted(set(recipe["requests"]) - set(peers))
+    if unknown:
+        print(f"peer(s) {unknown} are not registered: give each as --peer-cmd NAME=CMD")
+        return 2
     for name, requests in recipe["requests"].items():
         with tempfile.TemporaryDirectory() as tmp:
             peer = Peer(peers[name], Path(tmp))
@@ -217,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--report", default=str(DEFAULT_REPORT))
     replay.add_argument("--case", required=True)
     replay.add_argument("--peers", default="")
+    replay.add_argument("--peer-cmd", action="append", default=[], metavar="NAME=CMD",
+                        help="an unregistered peer of the report, as it was given to the run (repeatable)")
     known = sub.add_parser("known-failures", help="update known-failures files from a report")
     known.add_argument("--report", default=str(DEFAULT_REPORT))
     known.add_argument("--peer", action="append", default=[])

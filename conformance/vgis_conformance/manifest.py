@@ -136,6 +136,14 @@ def lookup(spec: str, known: dict[str, Manifest]) -> Manifest:
     return dataclasses.replace(manifest, name=spec, version=version)
 
 
+def parse_peer_cmd(raw: str) -> Manifest:
+    """``--peer-cmd`` as given: ``"NAME=CMD"``, or ``"CMD"`` (named after its program)."""
+    name, sep, cmd = raw.partition("=")
+    if sep and name and " " not in name and "/" not in name:
+        return from_command(cmd, name)
+    return from_command(raw)
+
+
 def from_command(command: str, name: str | None = None) -> Manifest:
     """A manifest for an unregistered peer given as ``--peer-cmd``."""
     argv = tuple(shlex.split(command))

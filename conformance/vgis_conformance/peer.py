@@ -69,6 +69,7 @@ class Peer:
     segments_removed: int = 0
     pids: list[int] = field(default_factory=list)
     _shm_at_start: set[str] = field(default_factory=set)
+    _earlier_requests: list[Json] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -88,6 +89,8 @@ class Peer:
     def start(self) -> None:
         """Build if needed, spawn and handshake."""
         ensure_built(self.manifest)
+        if self.process is not None:
+            self._earlier_requests.extend(e.request for e in self.process.history)
         argv = [self.manifest.expand(a) for a in self.manifest.start]
         self.process = PeerProcess(
             self.name, argv, self.manifest.folder, self.workdir / f"{self.name}.stderr.log",
@@ -185,8 +188,9 @@ class Peer:
         self.cleanup()
 
     def history(self) -> list[Json]:
-        """Requests sent so far, for replay recipes."""
-        return [] if self.process is None else [e.request for e in self.process.history]
+        """Every request sent to this peer in the session, across restarts; a case's replay recipe is a slice."""
+        current = [] if self.process is None else [e.request for e in self.process.history]
+        return self._earlier_requests + current
 
 
 def save_batch(path: Path, batch: pa.RecordBatch) -> Path:

@@ -22,7 +22,7 @@ import pytest
 
 from vgis_conformance import memory, report, sources
 from vgis_conformance.builder import PeerUnavailable, ensure_built
-from vgis_conformance.manifest import KIT_ROOT, Manifest, from_command, lookup, registry
+from vgis_conformance.manifest import KIT_ROOT, Manifest, lookup, parse_peer_cmd, registry
 from vgis_conformance.outcomes import (
     CRASH,
     EXPECTED_FAILURE,
@@ -64,13 +64,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="hypothesis examples per peer pair in cases/test_stateful.py (nightly: e.g. 500)")
 
 
-def _parse_peer_cmd(raw: str) -> Manifest:
-    name, sep, cmd = raw.partition("=")
-    if sep and name and " " not in name and "/" not in name:
-        return from_command(cmd, name)
-    return from_command(raw)
-
-
 def selected_manifests(config: pytest.Config) -> list[Manifest]:
     """The peers this run covers, in a stable order."""
     known = registry()
@@ -83,7 +76,7 @@ def selected_manifests(config: pytest.Config) -> list[Manifest]:
         chosen = [lookup(n, known) for n in names]
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from exc
-    chosen += [_parse_peer_cmd(c) for c in commands]
+    chosen += [parse_peer_cmd(c) for c in commands]
     if not names and not commands:
         chosen = [m for m in known.values() if m.default]
     try:
@@ -258,6 +251,9 @@ def _peer_fixture(request: pytest.FixtureRequest, pool: PeerPool, name: str) -> 
     peer = pool.get(name)
     _require(request, peer)
     request.node.vgis_peers = [*getattr(request.node, "vgis_peers", []), peer]
+    marks = getattr(request.node, "vgis_history_marks", {})
+    marks.setdefault(peer.name, len(peer.history()))
+    request.node.vgis_history_marks = marks
     return peer
 
 
@@ -324,7 +320,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         replay = None
         if label not in (PASSED, NOT_APPLICABLE):
             replay = {"peers": peers_of(item),
-                      "requests": {p.name: p.history()[-200:] for p in getattr(item, "vgis_peers", [])},
+                      "requests": {p.name: p.history()[getattr(item, "vgis_history_marks", {}).get(p.name, 0):]
+                                   for p in getattr(item, "vgis_peers", [])},
                       "header_hex": getattr(item, "vgis_header_snapshot", None)}
         result = CaseResult(
             case_id=case_id_of(item), peers=peers_of(item), outcome=label,

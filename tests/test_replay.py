@@ -1,0 +1,41 @@
+"""A failed case's replay recipe holds that case's own requests, and replays against a --peer-cmd peer.
+
+The broken peer with a big-endian num_allocs fails ``header/recipe/golden-two-entry``
+after other cases ran on the same process, so a recipe cut from the session's
+tail would carry their requests (and the session's ``hello``).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from test_broken_peers import PEER, run_broken
+
+KIT = Path(__file__).resolve().parents[1]
+CASE = "header/recipe/golden-two-entry"
+
+
+def test_recipe_is_the_case_own_requests_and_replays_with_peer_cmd(tmp_path: Path) -> None:
+    run = run_broken("big-endian-num-allocs", "test_create_initializes or golden-two-entry", tmp_path)
+    assert run.cases[CASE]["outcome"] == "failed"
+    assert run.cases["header/create-initializes/65537"]["outcome"] == "passed"
+    requests = run.cases[CASE]["replay"]["requests"]["broken-big-endian-num-allocs"]
+    ops = [r["op"] for r in requests]
+    assert ops[0] == "create" and "hello" not in ops, ops
+    assert ops.count("create") == 1, f"another case's requests are in the recipe: {ops}"
+
+    command = f"{shlex.quote(sys.executable)} {shlex.quote(str(PEER))} --defect big-endian-num-allocs"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(KIT / "conformance"), str(KIT / "reference")])}
+    argv = [sys.executable, "-m", "vgis_conformance.cli", "replay", "--report", "report/report.json",
+            "--case", CASE]
+    refused = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode == 2 and "--peer-cmd NAME=CMD" in refused.stdout
+    replayed = subprocess.run([*argv, "--peer-cmd", f"broken-big-endian-num-allocs={command}"], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert replayed.stdout.count("broken-big-endian-num-allocs create") == 1
+    assert "-> ERROR" not in replayed.stdout.split("broken-big-endian-num-allocs create", 1)[1].splitlines()[1]
