@@ -1,4 +1,5 @@
-"""A failed case's replay recipe holds that case's own requests, and replays against a --peer-cmd peer.
+"""A --peer-cmd peer's failure: its replay recipe holds that case's own requests and replays with --peer-cmd,
+and ``known-failures --rewrite --file`` lists it.
 
 The broken peer with a big-endian num_allocs fails ``header/recipe/golden-two-entry``
 after other cases ran on the same process, so a recipe cut from the session's
@@ -39,3 +40,13 @@ def test_recipe_is_the_case_own_requests_and_replays_with_peer_cmd(tmp_path: Pat
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert replayed.stdout.count("broken-big-endian-num-allocs create") == 1
     assert "-> ERROR" not in replayed.stdout.split("broken-big-endian-num-allocs create", 1)[1].splitlines()[1]
+
+    listed = tmp_path / "broken.txt"
+    rewrite = [sys.executable, "-m", "vgis_conformance.cli", "known-failures", "--report", "report/report.json",
+               "--rewrite"]
+    silent = subprocess.run(rewrite, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert silent.returncode == 1 and "nothing written" in silent.stdout and "--file PATH" in silent.stdout
+    done = subprocess.run([*rewrite, "--peer", "broken-big-endian-num-allocs", "--file", str(listed)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{CASE}  TODO explain:" in listed.read_text()

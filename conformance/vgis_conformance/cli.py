@@ -137,27 +137,37 @@ def cmd_replay(args: argparse.Namespace, extra: list[str]) -> int:
 def cmd_known_failures(args: argparse.Namespace, extra: list[str]) -> int:
     """Rewrite known-failures files from a report: add new failures, drop what now passes."""
     data = json.loads(Path(args.report).read_text())
-    peers = registry()
+    files = {m.name: m.known_failures or m.folder / "known-failures.txt" for m in registry().values()}
+    if args.file:
+        if len(args.peer) != 1:
+            raise SystemExit("--file PATH needs exactly one --peer NAME (registered or --peer-cmd)")
+        files[args.peer[0]] = Path(args.file)
     by_peer: dict[str, dict[str, str]] = {}
     outcome = {(c["case_id"], tuple(c["peers"])): c["outcome"] for c in data["cases"]}
     for case in data["cases"]:
         names = case["peers"]
         roles = ["producer", "consumer"] if len(names) == 2 else [""]
         for name, role in zip(names, roles):
-            if name not in peers or (args.peer and name not in args.peer):
+            if name not in files or (args.peer and name not in args.peer):
                 continue
             key = f"{case['case_id']}@{role}" if role else case["case_id"]
             if role and outcome.get((case["case_id"], (name, name))) not in (FAILED, EXPECTED_FAILURE):
                 continue
-            listed = by_peer.setdefault(name, dict(read_known_failures(peers[name].known_failures)))
+            listed = by_peer.setdefault(name, dict(read_known_failures(files[name])))
             if case["outcome"] == UNEXPECTED_PASS:
                 listed.pop(key, None)
                 listed.pop(case["case_id"], None)
             elif case["outcome"] == FAILED and key not in listed:
                 first = (case["message"].strip().splitlines() or ["failed"])[0]
                 listed[key] = f"TODO explain: {first[:120]}"
+    if not by_peer:
+        wanted = ", ".join(args.peer) if args.peer else "any registered peer"
+        in_report = sorted({n for c in data["cases"] for n in c["peers"]})
+        print(f"{args.report} has no case of {wanted} (it has {in_report}); an unregistered peer needs "
+              "--peer NAME --file PATH: nothing written")
+        return 1
     for name, entries in sorted(by_peer.items()):
-        path = peers[name].known_failures or peers[name].folder / "known-failures.txt"
+        path = files[name]
         if args.rewrite:
             write_known_failures(path, entries, name)
             print(f"rewrote {path} ({len(entries)} cases)")
@@ -227,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     known.add_argument("--report", default=str(DEFAULT_REPORT))
     known.add_argument("--peer", action="append", default=[])
     known.add_argument("--rewrite", action="store_true")
+    known.add_argument("--file", help="the known-failures file of the one --peer (needed for a --peer-cmd peer)")
     cache = sub.add_parser("cache", help="list or remove the peers built in the cache (VGIS_CACHE_DIR)")
     cache.add_argument("action", choices=["list", "clean"])
     sub.add_parser("fixtures", help="regenerate or check the golden fixtures (--regenerate / --check / --adopt RECIPE)")
