@@ -1,4 +1,5 @@
-"""A --peer-cmd peer's failure: its replay recipe holds that case's own requests and replays with --peer-cmd,
+"""A --peer-cmd peer's failure: the report names the language its hello gives, its replay recipe holds
+that case's own requests and replays with --peer-cmd,
 and ``known-failures --rewrite --file`` lists it.
 
 The broken peer with a big-endian num_allocs fails ``header/recipe/golden-two-entry``
@@ -22,6 +23,8 @@ CASE = "header/recipe/golden-two-entry"
 
 def test_recipe_is_the_case_own_requests_and_replays_with_peer_cmd(tmp_path: Path) -> None:
     run = run_broken("big-endian-num-allocs", "test_create_initializes or golden-two-entry", tmp_path)
+    assert [(p["name"], p["language"]) for p in run.report["peers"]] == [("broken-big-endian-num-allocs", "python")]
+    assert "broken-big-endian-num-allocs (python)" in run.output, "the terminal shows hello's language too"
     assert run.cases[CASE]["outcome"] == "failed"
     assert run.cases["header/create-initializes/65537"]["outcome"] == "passed"
     requests = run.cases[CASE]["replay"]["requests"]["broken-big-endian-num-allocs"]

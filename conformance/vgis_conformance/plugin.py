@@ -329,7 +329,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             message=_message(report, call)[:4000], nodeid=item.nodeid, duration=report.duration, replay=replay,
         )
         report.user_properties.append(("vgis_result", json.dumps(result.to_json())))
-        info = {p.name: {**p.info, "language": p.manifest.language, **_counters(p)}
+        info = {p.name: {**p.info, "language": p.info.get("language") or p.manifest.language, **_counters(p)}
                 for p in getattr(item, "vgis_peers", [])}
         report.user_properties.append(("vgis_peer_info", json.dumps(info)))
 

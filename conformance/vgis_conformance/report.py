@@ -97,8 +97,9 @@ def peer_lines(manifests: list[Manifest], peer_info: dict[str, Any], built_from:
     """One line per peer: the version its hello gave and what it was built from (registry or checkout)."""
     lines = ["peers:"]
     for m in manifests:
-        version = peer_info.get(m.name, {}).get("version", "?")
-        lines.append(f"  {m.name} ({m.language}) {version}: {sources.describe(built_from.get(m.name))}")
+        info = peer_info.get(m.name, {})
+        language = info.get("language") or m.language
+        lines.append(f"  {m.name} ({language}) {info.get('version', '?')}: {sources.describe(built_from.get(m.name))}")
     return lines
 
 
