@@ -50,7 +50,7 @@ EXPECT: dict[str, Expect] = {
         select="golden-two-entry or no-gap or (test_recipe and empty) or test_create_initializes",
         caught={"header/recipe/golden-two-entry": "failed", "header/recipe/no-gap": "failed"},
         passes=("header/recipe/empty", "header/create-initializes/65537", "header/create-initializes/69632"),
-        says={"header/recipe/no-gap": "num_allocs @ byte 16"},
+        says={"header/recipe/no-gap": "num_allocs @ byte 16 (HDR-5)"},
     ),
     # Every recipe that allocates into a segment with more than one gap (or more room than asked) places
     # differently; a recipe with no allocation or a single exact gap cannot tell.

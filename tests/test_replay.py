@@ -1,8 +1,8 @@
 """A --peer-cmd peer's failure: the report names the language its hello gives, its replay recipe holds
-that case's own requests and replays with --peer-cmd,
+that case's own requests and replays with --peer-cmd, the terminal shows its header diff field by field,
 and ``known-failures --rewrite --file`` lists it.
 
-The broken peer with a big-endian num_allocs fails ``header/recipe/golden-two-entry``
+The broken peer with a big-endian num_allocs fails ``header/recipe/no-gap``
 after other cases ran on the same process, so a recipe cut from the session's
 tail would carry their requests (and the session's ``hello``).
 """
@@ -18,13 +18,14 @@ from pathlib import Path
 from test_broken_peers import PEER, run_broken
 
 KIT = Path(__file__).resolve().parents[1]
-CASE = "header/recipe/golden-two-entry"
+CASE = "header/recipe/no-gap"
 
 
 def test_recipe_is_the_case_own_requests_and_replays_with_peer_cmd(tmp_path: Path) -> None:
-    run = run_broken("big-endian-num-allocs", "test_create_initializes or golden-two-entry", tmp_path)
+    run = run_broken("big-endian-num-allocs", "test_create_initializes or (test_recipe and no-gap)", tmp_path)
     assert [(p["name"], p["language"]) for p in run.report["peers"]] == [("broken-big-endian-num-allocs", "python")]
     assert "broken-big-endian-num-allocs (python)" in run.output, "the terminal shows hello's language too"
+    assert "num_allocs @ byte 16 (HDR-5): expected 1" in run.output, "the terminal shows the header diff's fields"
     assert run.cases[CASE]["outcome"] == "failed"
     assert run.cases["header/create-initializes/65537"]["outcome"] == "passed"
     requests = run.cases[CASE]["replay"]["requests"]["broken-big-endian-num-allocs"]

@@ -85,8 +85,10 @@ def summary_lines(results: list[CaseResult], unavailable: dict[str, str]) -> lis
     if bad:
         lines += ["", "problems:"]
         for r in sorted(bad, key=lambda r: (r.peers, r.case_id)):
-            first = r.message.strip().splitlines()[0] if r.message.strip() else ""
+            message = r.message.strip().splitlines()
+            first = message[0] if message else ""
             lines.append(f"  [{SHORT[r.outcome]}] {'->'.join(r.peers)} {r.case_id}: {first[:160]}")
+            lines += [f"      {d.strip()[:160]}" for d in message[1:] if " @ byte " in d][:3]
     if any(r.outcome == UNEXPECTED_PASS or r.outcome == "failed" for r in results):
         lines += ["", "to update the known-failures files from this run:",
                   "  vgis-conformance known-failures --rewrite"]

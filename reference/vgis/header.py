@@ -33,14 +33,15 @@ class Field:
     offset: int
     size: int
     fmt: str
+    clause: str
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("magic", 0, 4, "4s"),
-    Field("version", 4, 4, "<I"),
-    Field("data_size", 8, 8, "<Q"),
-    Field("num_allocs", 16, 4, "<I"),
-    Field("padding", 20, 4, "<I"),
+    Field("magic", 0, 4, "4s", "HDR-2"),
+    Field("version", 4, 4, "<I", "HDR-3"),
+    Field("data_size", 8, 8, "<Q", "HDR-4"),
+    Field("num_allocs", 16, 4, "<I", "HDR-5"),
+    Field("padding", 20, 4, "<I", "HDR-6"),
 )
 
 
@@ -136,9 +137,10 @@ class FieldDiff:
     offset: int
     expected: str
     got: str
+    clause: str = "HDR-7"
 
     def __str__(self) -> str:
-        return f"{self.field} @ byte {self.offset}: expected {self.expected}, got {self.got}"
+        return f"{self.field} @ byte {self.offset} ({self.clause}): expected {self.expected}, got {self.got}"
 
 
 def _show(raw: bytes, fmt: str) -> str:
@@ -154,7 +156,7 @@ def field_diff(expected: bytes, got: bytes) -> list[FieldDiff]:
     for f in FIELDS:
         e, g = expected[f.offset : f.offset + f.size], got[f.offset : f.offset + f.size]
         if e != g:
-            diffs.append(FieldDiff(f.name, f.offset, _show(e, f.fmt), _show(g, f.fmt)))
+            diffs.append(FieldDiff(f.name, f.offset, _show(e, f.fmt), _show(g, f.fmt), f.clause))
     count = max(len(expected), len(got)) - FIXED_SIZE
     for i in range(max(0, count + ENTRY_SIZE - 1) // ENTRY_SIZE):
         for rel, name in ((0, "offset"), (8, "length")):
