@@ -81,11 +81,11 @@ EXPECT: dict[str, Expect] = {
         select="(make_pointer or maybe_write or resolve_metadata) and not then",
         caught={**{f"pointer/make-pointer/{schema}/{at}": "failed"
                    for schema in ("signed-ints", "dict-int8-utf8", "unions")
-                   for at in ("(65536, 1)", "(123456789012, 4096)", "(18446744073709551615, 9223372036854775808)")},
+                   for at in ("(65536,1)", "(123456789012,4096)", "(18446744073709551615,9223372036854775808)")},
                 "pointer/maybe-write-pointer": "failed"},
         passes=("pointer/maybe-write-zero-rows", "pointer/maybe-write-does-not-fit",
                 "pointer/resolve-metadata/signed-ints"),
-        says={"pointer/make-pointer/signed-ints/(65536, 1)": "PTR-2"},
+        says={"pointer/make-pointer/signed-ints/(65536,1)": "PTR-2"},
     ),
     # Only the magic check is gone: every other rejected header is still rejected.
     "magic-not-validated": Expect(
