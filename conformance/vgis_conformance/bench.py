@@ -46,7 +46,8 @@ import pyarrow as pa
 
 from vgis_conformance import memory
 from vgis_conformance.builder import PeerUnavailable, ensure_built
-from vgis_conformance.manifest import KIT_ROOT, Manifest, lookup, registry
+from vgis_conformance.layout import suite_argv
+from vgis_conformance.manifest import Manifest, lookup, registry
 from vgis_conformance.peer import Peer, save_batch, segment_name
 from vgis_conformance.protocol import Json, PeerError, PeerFailure
 from vgis_conformance.sources import add_source_argument, with_sources
@@ -55,7 +56,7 @@ KIB = 1024
 MIB = 1024 * KIB
 DEFAULT_SIZES = [KIB * 4**i for i in range(10)]  # 1 KiB, 4 KiB, ... 256 MiB
 QUICK_SIZES = [KIB, 16 * KIB]
-OUT_DIR = KIT_ROOT / "benchmarks" / "out"
+OUT_DIR = Path("benchmarks") / "out"  # of the folder the command runs in
 SCHEMAS = ("plain", "dictionary")
 ACTIONS = ("write", "resolve", "memcpy", "pipe")
 BASELINE = "python-reference"
@@ -574,13 +575,12 @@ def time_suite(manifests: Sequence[Manifest], extra: Sequence[str]) -> Json:
     with tempfile.TemporaryDirectory(prefix="vgis-suite-") as tmp:
         for count in range(1, len(names) + 1):
             for mode in ("serial", "-n auto"):
-                argv = [sys.executable, "-m", "pytest", str(KIT_ROOT / "conformance"), "-q", "-p", "no:cacheprovider",
-                        "--report-dir", str(Path(tmp) / f"{count}-{mode.replace(' ', '')}"),
+                argv = [*suite_argv(), "-q", "--report-dir", str(Path(tmp) / f"{count}-{mode.replace(' ', '')}"),
                         *(["-n", "auto"] if mode == "-n auto" else ["-p", "no:xdist"]),
                         *[a for n in names[:count] for a in ("--peer", n)], *extra]
                 print(f"[bench] suite: {count} peer(s) {names[:count]}, {mode}", file=sys.stderr, flush=True)
                 start = time.perf_counter()
-                proc = subprocess.run(argv, cwd=KIT_ROOT, capture_output=True, text=True, check=False)
+                proc = subprocess.run(argv, capture_output=True, text=True, check=False)
                 seconds = time.perf_counter() - start
                 tail = [ln for ln in proc.stdout.splitlines() if ln.strip()][-1:] or [""]
                 runs.append({"peers": names[:count], "mode": mode, "seconds": seconds, "exit": proc.returncode,

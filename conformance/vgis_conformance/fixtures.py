@@ -37,9 +37,10 @@ from vgis.framing import Framing, decode_region, encode_region, framing_of
 from vgis.header import HEADER_SIZE, MAX_ALLOCS, decode
 from vgis.pointer import LOG_LEVEL_KEY, empty_batch, is_pointer, make_pointer
 from vgis.segment import Segment, unlink_name
+from vgis_conformance import layout
 from vgis_conformance.catalog import CATALOG, BatchSpec
 
-FIXTURES_DIR: Path = Path(__file__).resolve().parents[2] / "fixtures"
+FIXTURES_DIR: Path = layout.FIXTURES_DIR
 
 GOLDEN_TWO_ENTRY_HEX = (
     "5647495301000000004000000000000002000000000000000000010000000000640000000000000000010100000000003200000000000000"

@@ -10,8 +10,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KIT_ROOT = Path(__file__).resolve().parents[2]
-PEERS_DIR = KIT_ROOT / "peers"
+from vgis_conformance.layout import KIT_ROOT, PEERS_DIR
+
 CACHE_ENV = "VGIS_CACHE_DIR"
 OPTIONAL_CAPABILITIES = (
     "allocate", "allocations", "shrink", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench",

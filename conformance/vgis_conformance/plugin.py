@@ -1,4 +1,4 @@
-"""The pytest plugin behind ``pytest conformance``: options, peers, outcomes, reports.
+"""The suite's pytest hooks: peers, outcomes, reports (registered by ``pytest_entry`` where the suite runs).
 
 Peers are started once per session (per xdist worker) and shared by every
 case; a case that needs a capability the peer lacks is *not applicable*; a
@@ -22,7 +22,9 @@ import pytest
 
 from vgis_conformance import memory, report, sources
 from vgis_conformance.builder import PeerUnavailable, ensure_built
-from vgis_conformance.manifest import KIT_ROOT, Manifest, lookup, parse_peer_cmd, registry
+from vgis_conformance.kit import Kit
+from vgis_conformance.layout import default_report_dir
+from vgis_conformance.manifest import Manifest, lookup, parse_peer_cmd, registry
 from vgis_conformance.outcomes import (
     CRASH,
     EXPECTED_FAILURE,
@@ -44,24 +46,6 @@ from vgis_conformance.protocol import PeerCrashed, PeerFailure, PeerTimeout
 # A known-failures reason starting with this expects the peer process to die (a fault its library
 # cannot recover from, such as Go's fatal out-of-memory); the harness still restarts it and cleans up.
 CRASH_TAG = "[crash]"
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("vgis", "VGIS conformance")
-    group.addoption("--peer", action="append", default=[], help="run this registered peer (repeatable)")
-    group.addoption("--peer-cmd", action="append", default=[],
-                    help='run an unregistered peer: "CMD" or "NAME=CMD" (repeatable)')
-    group.addoption("--peer-source", action="append", default=[],
-                    help=f"NAME=PATH: build upstream peer NAME from a checkout of its port (repeatable; "
-                         f"also {sources.ENV}=NAME=PATH[,NAME=PATH...])")
-    group.addoption("--known-failures", action="append", default=[],
-                    help="NAME=FILE or FILE (for the only --peer-cmd peer): known-failures list to use")
-    group.addoption("--require-all-peers", action="store_true",
-                    help="a peer that cannot be built or started is an error, not a loud skip")
-    group.addoption("--peer-timeout", type=float, default=10.0, help="seconds per request before the peer is killed")
-    group.addoption("--report-dir", default=str(KIT_ROOT / "reports"), help="where JSON, JUnit and HTML go")
-    group.addoption("--stateful-examples", type=int, default=15,
-                    help="hypothesis examples per peer pair in cases/test_stateful.py (nightly: e.g. 500)")
 
 
 def selected_manifests(config: pytest.Config) -> list[Manifest]:
@@ -109,7 +93,7 @@ def pytest_configure(config: pytest.Config) -> None:
                          for name, path in files.items()}
     config.vgis_known_files = files  # type: ignore[attr-defined]
     config.vgis_results = []  # type: ignore[attr-defined]
-    report_dir = Path(config.getoption("--report-dir"))
+    report_dir = Path(config.getoption("--report-dir") or default_report_dir())
     config.vgis_report_dir = report_dir  # type: ignore[attr-defined]
     if not hasattr(config, "workerinput"):
         report_dir.mkdir(parents=True, exist_ok=True)
@@ -256,6 +240,14 @@ def _peer_fixture(request: pytest.FixtureRequest, pool: PeerPool, name: str) -> 
     marks.setdefault(peer.name, len(peer.history()))
     request.node.vgis_history_marks = marks
     return peer
+
+
+@pytest.fixture
+def kit(request: pytest.FixtureRequest, workdir: Path) -> Iterator[Kit]:
+    """Per-case segments and files, released when the case ends."""
+    k = Kit(workdir, request.node)
+    yield k
+    k.finish(getattr(request.node, "vgis_peers", []))
 
 
 @pytest.fixture

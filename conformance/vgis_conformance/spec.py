@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from vgis_conformance.manifest import KIT_ROOT
+from vgis_conformance.layout import DOCS_DIR
 
-SPEC = KIT_ROOT / "docs" / "SPEC.md"
+SPEC = DOCS_DIR / "SPEC.md"
 CLAUSE_LINE = re.compile(r"^#### ([A-Z]+-\d+) — (MUST|SHOULD|MAY) — (.+)$", re.MULTILINE)
 CITATION = re.compile(r"\b([A-Z]{2,6}-\d+)\b")
 
