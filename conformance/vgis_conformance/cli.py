@@ -7,13 +7,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 
-from vgis_conformance.manifest import KIT_ROOT, Manifest, cache_root, from_command, lookup, parse_peer_cmd, registry
+from vgis_conformance.layout import suite_argv
+from vgis_conformance.manifest import Manifest, cache_root, from_command, lookup, parse_peer_cmd, registry
 from vgis_conformance.outcomes import (
     EXPECTED_FAILURE,
     FAILED,
@@ -28,17 +28,22 @@ DEFAULT_REPORT = "reports/report.json"  # relative to the folder the command run
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     """The main job: the conformance matrix over the default peers, reports in ./reports (or --report-dir)."""
-    argv = [sys.executable, "-m", "pytest", str(KIT_ROOT / "conformance"), "-q", "-p", "no:cacheprovider"]
+    argv = [*suite_argv(), "-q"]
     if args.jobs != "0":
         argv += ["-n", args.jobs]
     if args.require_all_peers:
         argv.append("--require-all-peers")
     for name in args.peer:
         argv += ["--peer", name]
+    for command in args.peer_cmd:
+        argv += ["--peer-cmd", command]
+    for known in args.known_failures:
+        argv += ["--known-failures", known]
     for source in args.peer_source:
         argv += ["--peer-source", source]
     report_dir = Path(args.report_dir).resolve()
-    code = subprocess.call([*argv, "--report-dir", str(report_dir), *extra])
+    passthrough = extra[1:] if extra[:1] == ["--"] else extra
+    code = subprocess.call([*argv, "--report-dir", str(report_dir), *passthrough])
     print(f"[vgis-conformance] reports: {report_dir} (report.json, report.html, junit.xml)")
     return code
 
@@ -217,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="build the peers and run the conformance matrix (extra args go to pytest)")
     run.add_argument("--peer", action="append", default=[])
+    run.add_argument("--peer-cmd", action="append", default=[], metavar="[NAME=]CMD",
+                     help="an unregistered peer: the command that starts it (repeatable)")
+    run.add_argument("--known-failures", action="append", default=[], metavar="[NAME=]FILE",
+                     help="the known-failures list of a --peer-cmd peer")
     run.add_argument("--require-all-peers", action="store_true")
     run.add_argument("-n", "--jobs", default="auto", help="xdist workers (0: serial)")
     run.add_argument("--report-dir", default="reports", help="where the reports go (default: ./reports)")
