@@ -12,11 +12,13 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 from vgis_conformance.manifest import Manifest
 from vgis_conformance.sources import ENV as SOURCE_ENV
@@ -62,8 +64,52 @@ def cache_key(manifest: Manifest) -> str:
     return digest.hexdigest()
 
 
+PROGRESS_LINE = re.compile(
+    r"^\s*(Compiling|Checking|Downloaded|Downloading|Fresh|Updating|Locking|Adding|Blocking"
+    r"|go: downloading|go: finding|go: extracting|Progress|Download(ing|ed) from)\b"
+)
+"""Lines a toolchain prints per dependency (cargo, go, Maven): counted and summarised, not echoed one by one."""
+
+PROGRESS_EVERY = 5.0
+"""Seconds between summary lines while a toolchain reports progress."""
+
+
 def _log(message: str) -> None:
     print(f"[vgis-conformance] {message}", file=sys.stderr, flush=True)
+
+
+def condense(lines: IO[str], log: IO[str], out: IO[str] | None = None) -> int:
+    """Echo a build's output with its per-dependency progress folded into a summary every few seconds.
+
+    A first build downloads and compiles hundreds of crates or modules; the
+    user needs to see that it moves and every warning or error, not each
+    dependency's name. Everything goes to ``log`` in full. Returns how many
+    lines were folded.
+    """
+    out = out or sys.stderr
+    folded = pending = 0
+    last, shown = "", time.monotonic()
+    for line in lines:
+        log.write(line)
+        if PROGRESS_LINE.match(line):
+            folded, pending, last = folded + 1, pending + 1, line.strip()
+            if time.monotonic() - shown >= PROGRESS_EVERY:
+                print(f"    ... {pending} more ({last})", file=out, flush=True)
+                pending, shown = 0, time.monotonic()
+            continue
+        out.write(f"    {line}")
+        out.flush()
+    if pending:
+        print(f"    ... {pending} more ({last})", file=out, flush=True)
+    return folded
+
+
+def is_current(manifest: Manifest) -> bool:
+    """True when the last good build matches the peer's sources and toolchain (no build needed)."""
+    if not manifest.build:
+        return True
+    stamp = manifest.build_dir / ".build-stamp"
+    return stamp.exists() and stamp.read_text().strip() == cache_key(manifest) and _start_exists(manifest)
 
 
 def _start_exists(manifest: Manifest) -> bool:
@@ -111,14 +157,29 @@ def ensure_built(manifest: Manifest) -> None:
         origin = f" from {manifest.source}" if manifest.source else ""
         _log(f"building {manifest.name}{origin} into {manifest.build_dir}")
         env = {**os.environ, **manifest.build_env()}
-        for cmd in manifest.build:
-            argv = [manifest.expand(a) for a in cmd]
-            _log(f"  $ {' '.join(argv)}")
-            proc = subprocess.run(argv, cwd=manifest.folder, stdout=sys.stderr, stderr=sys.stderr, env=env,
-                                  check=False)
-            if proc.returncode != 0:
-                raise PeerUnavailable(
-                    f"peer {manifest.name}: build step {' '.join(argv)} failed with status {proc.returncode}"
-                )
+        log_path = manifest.build_dir / "build.log"
+        with log_path.open("w") as log:
+            for cmd in manifest.build:
+                _run_step(manifest, [manifest.expand(a) for a in cmd], env, log, log_path)
         stamp.write_text(key + "\n")
-        _log(f"built {manifest.name} in {time.monotonic() - began:.1f} s")
+        _log(f"built {manifest.name} in {time.monotonic() - began:.1f} s (full output: {log_path})")
+
+
+def _run_step(manifest: Manifest, argv: list[str], env: dict[str, str], log: IO[str], log_path: Path) -> None:
+    """Run one build command with condensed, timed output; raise ``PeerUnavailable`` if it fails."""
+    began = time.monotonic()
+    _log(f"  $ {' '.join(argv)}")
+    log.write(f"$ {' '.join(argv)}\n")
+    try:
+        proc = subprocess.Popen(argv, cwd=manifest.folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=env, text=True, errors="replace")
+    except OSError as exc:
+        raise PeerUnavailable(f"peer {manifest.name}: build step {argv[0]} cannot start: {exc}") from exc
+    assert proc.stdout is not None
+    with proc:
+        folded = condense(proc.stdout, log)
+    note = f", {folded} progress lines folded" if folded else ""
+    if proc.returncode != 0:
+        raise PeerUnavailable(f"peer {manifest.name}: build step {' '.join(argv)} failed with status "
+                              f"{proc.returncode} after {time.monotonic() - began:.1f} s (full output: {log_path})")
+    _log(f"    done in {time.monotonic() - began:.1f} s{note}")

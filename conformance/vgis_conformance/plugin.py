@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from vgis_conformance import memory, report, sources
-from vgis_conformance.builder import PeerUnavailable, ensure_built
+from vgis_conformance.builder import PeerUnavailable, ensure_built, is_current
 from vgis_conformance.kit import Kit
 from vgis_conformance.layout import default_report_dir
 from vgis_conformance.manifest import Manifest, lookup, parse_peer_cmd, registry
@@ -112,6 +112,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     names = ", ".join(f"{m.name} (from {m.source})" if m.source else m.name
                       for m in config.vgis_manifests)  # type: ignore[attr-defined]
     print(f"[vgis-conformance] peers: {names}", flush=True)
+    stale = [m.name for m in config.vgis_manifests if not is_current(m)]  # type: ignore[attr-defined]
+    if stale:
+        print(f"[vgis-conformance] building first (new or changed since the last build): {', '.join(stale)}",
+              flush=True)
     for manifest in config.vgis_manifests:  # type: ignore[attr-defined]
         try:
             ensure_built(manifest)
