@@ -113,6 +113,15 @@ EXPECT: dict[str, Expect] = {
         says={"framing/write/signed-ints": "exited with status 3 during write"},
         restarts=True,
     ),
+    # The session's first write dies and no later one does, so hypothesis finds the stateful machine's failure
+    # flaky; the outcome is still the peer's crash, not a harness error. Cases without a write still pass.
+    "crash-once": Expect(
+        select="test_machine or test_create_initializes",
+        caught={"stateful/machine": "crash"},
+        passes=("header/create-initializes/65537", "header/create-initializes/69632"),
+        says={"stateful/machine": "exited with status 3 during write"},
+        restarts=True,
+    ),
     # The recipe's first allocate never returns: a timeout, then the cases after it (test_header.py runs
     # test_recipe first) pass on a restarted peer.
     "hang": Expect(
@@ -216,7 +225,8 @@ def test_suite_catches_defect(defect: str, tmp_path: Path) -> None:
         got = run.outcome(case_id)
         assert got == outcome, f"{case_id}: {got}, expected {outcome}: {run.cases[case_id]['message']}"
         replay = run.cases[case_id]["replay"]
-        assert replay and replay["peers"] == [f"broken-{defect}"], f"{case_id} has no replay recipe"
+        roles = len(run.cases[case_id]["peers"])  # a pair case (producer, consumer) names the peer twice
+        assert replay and replay["peers"] == [f"broken-{defect}"] * roles, f"{case_id} has no replay recipe"
     for case_id, text in expect.says.items():
         message = run.cases[case_id]["message"]
         assert text in message, f"{case_id}: message lacks {text!r}: {message}"

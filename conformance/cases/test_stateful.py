@@ -18,6 +18,7 @@ from vgis.framing import encode_region
 from vgis_conformance.fixtures import ipc_cases
 from vgis_conformance.kit import Kit, header_mismatch
 from vgis_conformance.peer import Peer
+from vgis_conformance.protocol import PeerFailure
 from vgis_conformance.stateful import CLAUSES, Record, machine_class, machine_settings, withheld, write_recipe
 
 from .test_framing import release, resolve_at
@@ -35,7 +36,12 @@ def test_machine(request: pytest.FixtureRequest, producer: Peer, consumer: Peer,
     try:
         run_state_machine_as_test(machine, settings=machine_settings(examples))
     except BaseException as exc:
-        if not records or isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        fault = peer_fault(exc)
+        if not records:
+            if fault is not None and fault is not exc:
+                raise fault from exc
             raise
         # Hypothesis replays each distinct shrunk failure last, in the order it reports them.
         failures = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else [exc]
@@ -45,11 +51,31 @@ def test_machine(request: pytest.FixtureRequest, producer: Peer, consumer: Peer,
         paths = [write_recipe(record, directory, case if i == 0 else f"{case}-{i + 1}", str(failure))
                  for i, (record, failure) in enumerate(zip(finals, failures))]
         where = "\n".join(f"replay recipe (shrunk): {p}" for p in paths)
+        if fault is not None and fault is not exc:
+            fault.add_note(where)
+            raise fault from exc
         if all(isinstance(f, AssertionError) for f in failures):
             lines = [str(f).splitlines()[0] if str(f) else type(f).__name__ for f in failures]
             raise AssertionError("\n".join(lines) + "\n" + where) from exc
         exc.add_note(where)
         raise
+
+
+def peer_fault(exc: BaseException) -> PeerFailure | None:
+    """The first crash, hang or garbage of a peer inside what hypothesis raised, however it wrapped it.
+
+    A peer that dies once and not on the replay makes hypothesis report a
+    flaky test (an exception group around the crash); that is still the
+    peer's fault, and the case's outcome must say so, not "harness error".
+    """
+    if isinstance(exc, PeerFailure):
+        return exc
+    for inner in exc.exceptions if isinstance(exc, BaseExceptionGroup) else ():
+        found = peer_fault(inner)
+        if found is not None:
+            return found
+    cause = exc.__cause__ or exc.__context__
+    return peer_fault(cause) if cause is not None and cause is not exc else None
 
 
 # --- witnesses: single cases that pin a disagreement the machine found, so that a peer's known-failures

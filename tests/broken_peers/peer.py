@@ -199,6 +199,24 @@ class Crash(Broken):
         os._exit(3)
 
 
+class CrashOnce(Broken):
+    """Dies with status 3 on the first write of the session only (a marker beside the segment log).
+
+    A fault that does not come back when the case is replayed: hypothesis
+    calls the stateful machine's failure flaky, and the kit must still name
+    the peer's crash.
+    """
+
+    def op_write(self, req: Json) -> Json:
+        marker = Path(f"{self._log or os.getpid()}.crashed-once")
+        if not marker.exists():
+            marker.touch()
+            sys.stdout.flush()
+            os._exit(3)
+        result: Json = super().op_write(req)
+        return result
+
+
 class Hang(Broken):
     """Never answers the first allocate."""
 
@@ -246,7 +264,9 @@ class IdBumper:
         self.out.flush()
 
 
-HANDLERS: dict[str, type[Broken]] = {"crash": Crash, "hang": Hang, "garbage": Garbage, "wrong-id": WrongId}
+HANDLERS: dict[str, type[Broken]] = {
+    "crash": Crash, "crash-once": CrashOnce, "hang": Hang, "garbage": Garbage, "wrong-id": WrongId,
+}
 DEFECTS = sorted([*PATCHES, *HANDLERS])
 
 
