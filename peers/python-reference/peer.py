@@ -19,7 +19,8 @@ import pyarrow.compute as pc
 
 import vgis
 from vgis import pointer, region
-from vgis.errors import InvalidArgument, Unsupported, VgisError
+from vgis.errors import InvalidArgument, OutOfBounds, Unsupported, VgisError
+from vgis.header import HEADER_SIZE
 from vgis.segment import Segment
 
 Json = dict[str, Any]
@@ -162,11 +163,15 @@ class Handler:
         self.segments: dict[str, Segment] = {}
         self._count = 0
 
-    def seg(self, req: Json) -> Segment:
+    def seg(self, req: Json, closed_ok: bool = False) -> Segment:
+        """The request's segment; after ``close`` a handle serves only ``close`` and ``unlink`` (peer protocol)."""
         handle = req.get("segment")
         if handle not in self.segments:
             raise InvalidArgument("-", f"unknown segment handle {handle!r}")
-        return self.segments[handle]
+        segment = self.segments[handle]
+        if segment.closed and not closed_ok:
+            raise InvalidArgument("-", f"segment handle {handle!r} is closed")
+        return segment
 
     def _keep(self, segment: Segment) -> Json:
         self._count += 1
@@ -194,15 +199,18 @@ class Handler:
         return self._keep(Segment.attach(req["name"], req.get("size")))
 
     def op_close(self, req: Json) -> Json:
-        self.seg(req).close()
+        self.seg(req, closed_ok=True).close()
         return {}
 
     def op_unlink(self, req: Json) -> Json:
-        self.seg(req).unlink()
+        self.seg(req, closed_ok=True).unlink()
         return {}
 
     def op_header(self, req: Json) -> Json:
-        return {"hex": self.seg(req).header_bytes(int(req["length"])).hex()}
+        length = int(req["length"])
+        if not 0 <= length <= HEADER_SIZE:
+            raise OutOfBounds("-", f"header length {length} is not within the {HEADER_SIZE}-byte header")
+        return {"hex": self.seg(req).header_bytes(length).hex()}
 
     def op_allocate(self, req: Json) -> Json:
         return {"offset": self.seg(req).allocator.allocate(int(req["size"]))}

@@ -113,6 +113,11 @@ class Segment:
             length = meaningful_length(self.allocator.num_allocs)
         return bytes(self.buf[: min(length, HEADER_SIZE)])
 
+    @property
+    def closed(self) -> bool:
+        """True once ``close`` has unmapped the segment (the name may still exist)."""
+        return self._map is None
+
     def close(self) -> None:
         """Unmap; zero-copy batches still alive keep the mapping until freed."""
         if self._map is None:
