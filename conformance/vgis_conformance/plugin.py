@@ -33,6 +33,7 @@ from vgis_conformance.outcomes import (
     NA_PREFIX,
     NOT_APPLICABLE,
     PASSED,
+    RECOMMENDED_NOT_MET,
     TIMEOUT,
     UNAVAILABLE,
     UNAVAILABLE_PREFIX,
@@ -86,6 +87,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "clauses(*ids): the spec clauses a case checks")
     config.addinivalue_line("markers", "oracle(kind): how the case decides (byte-exact, decoded-equal, ...)")
     config.addinivalue_line("markers", "needs(*capabilities): optional peer capabilities the case uses")
+    config.addinivalue_line("markers", "recommended: a SHOULD clause's case; a failed check is a warning, "
+                                       "not a failure (crashes and timeouts still fail)")
     config.vgis_manifests = selected_manifests(config)  # type: ignore[attr-defined]
     files = _known_failure_files(config, config.vgis_manifests)  # type: ignore[attr-defined]
     overlays = {m.name: m.release_known_failures for m in config.vgis_manifests}  # type: ignore[attr-defined]
@@ -314,6 +317,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         clauses = item.get_closest_marker("clauses")
         oracle = item.get_closest_marker("oracle")
         label = _outcome(report, call)
+        message = _message(report, call)[:4000]
+        if label == FAILED and item.get_closest_marker("recommended") is not None:
+            label, report.outcome = RECOMMENDED_NOT_MET, "passed"
         replay = None
         if label not in (PASSED, NOT_APPLICABLE):
             replay = {"peers": peers_of(item),
@@ -323,9 +329,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         result = CaseResult(
             case_id=case_id_of(item), peers=peers_of(item), outcome=label,
             clauses=list(clauses.args) if clauses else [], oracle=str(oracle.args[0]) if oracle else "",
-            message=_message(report, call)[:4000], nodeid=item.nodeid, duration=report.duration, replay=replay,
+            message=message, nodeid=item.nodeid, duration=report.duration, replay=replay,
         )
         report.user_properties.append(("vgis_result", json.dumps(result.to_json())))
+        if label == RECOMMENDED_NOT_MET:
+            report.user_properties.append(("vgis_warning", result.message))
+            report.longrepr = None
         info = {p.name: {**p.info, "language": p.info.get("language") or p.manifest.language, **_counters(p)}
                 for p in getattr(item, "vgis_peers", [])}
         report.user_properties.append(("vgis_peer_info", json.dumps(info)))

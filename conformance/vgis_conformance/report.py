@@ -13,7 +13,16 @@ from typing import Any
 
 from vgis_conformance import sources
 from vgis_conformance.manifest import Manifest
-from vgis_conformance.outcomes import BAD, EXPECTED_FAILURE, OUTCOMES, SHORT, UNAVAILABLE, UNEXPECTED_PASS, CaseResult
+from vgis_conformance.outcomes import (
+    BAD,
+    EXPECTED_FAILURE,
+    OUTCOMES,
+    RECOMMENDED_NOT_MET,
+    SHORT,
+    UNAVAILABLE,
+    UNEXPECTED_PASS,
+    CaseResult,
+)
 
 REPORT_SCHEMA = "vgis-conformance-report/1"
 KIT_VERSION = "0.1.0"
@@ -32,6 +41,8 @@ def _cell(results: Iterable[CaseResult]) -> str:
         parts.append(f"{counts[EXPECTED_FAILURE]} xf")
     if counts.get("not applicable"):
         parts.append(f"{counts['not applicable']} n/a")
+    if counts.get(RECOMMENDED_NOT_MET):
+        parts.append(f"{counts[RECOMMENDED_NOT_MET]} warn")
     return " ".join(parts)
 
 
@@ -89,6 +100,12 @@ def summary_lines(results: list[CaseResult], unavailable: dict[str, str]) -> lis
             first = message[0] if message else ""
             lines.append(f"  [{SHORT[r.outcome]}] {'->'.join(r.peers)} {r.case_id}: {first[:160]}")
             lines += [f"      {d.strip()[:160]}" for d in message[1:] if " @ byte " in d][:3]
+    warned = [r for r in results if r.outcome == RECOMMENDED_NOT_MET]
+    if warned:
+        lines += ["", "recommended (SHOULD) not met: warnings, not failures:"]
+        for r in sorted(warned, key=lambda r: (r.peers, r.case_id)):
+            first = (r.message.strip().splitlines() or [""])[0]
+            lines.append(f"  [{SHORT[r.outcome]}] {'->'.join(r.peers)} {r.case_id}: {first[:160]}")
     if any(r.outcome == UNEXPECTED_PASS or r.outcome == "failed" for r in results):
         lines += ["", "to update the known-failures files from this run:",
                   "  vgis-conformance known-failures --rewrite"]

@@ -177,6 +177,18 @@ def write_past_entry() -> None:
     pointer.write_batch = write_batch  # type: ignore[assignment]
 
 
+def schema_metadata_in_region() -> None:
+    """Regions carry schema metadata of the writer's own: valid, decoded equal, but not byte-exact (FRAME-9)."""
+
+    def write_stream(sink: pa.NativeFile, batch: pa.RecordBatch | None, schema: pa.Schema) -> None:
+        marked = schema.with_metadata({**(schema.metadata or {}), b"writer": b"broken"})
+        with pa.ipc.new_stream(sink, marked) as writer:
+            if batch is not None:
+                writer.write_batch(batch.replace_schema_metadata(marked.metadata))
+
+    framing._write_stream = write_stream  # type: ignore[attr-defined]
+
+
 PATCHES: dict[str, Callable[[], None]] = {
     "big-endian-num-allocs": big_endian_num_allocs,
     "last-fit": last_fit,
@@ -185,6 +197,7 @@ PATCHES: dict[str, Callable[[], None]] = {
     "hex-pointer-offsets": hex_pointer_offsets,
     "magic-not-validated": magic_not_validated,
     "write-past-entry": write_past_entry,
+    "schema-metadata-in-region": schema_metadata_in_region,
 }
 
 
