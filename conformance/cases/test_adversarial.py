@@ -29,7 +29,8 @@ from vgis.pointer import OFFSET_KEY, empty_batch
 from vgis_conformance import memory
 from vgis_conformance.adversarial import Case, load_cases
 from vgis_conformance.fixtures import ipc_cases, read_stream
-from vgis_conformance.kit import Kit, header_mismatch
+from vgis_conformance.header_diff import header_mismatch
+from vgis_conformance.kit import Kit
 from vgis_conformance.memory import CANARY
 from vgis_conformance.outcomes import NA_PREFIX
 from vgis_conformance.peer import Peer, segment_name

@@ -7,7 +7,8 @@ import struct
 import pytest
 
 from vgis.header import HEADER_SIZE, MAX_ALLOCS
-from vgis_conformance.kit import Kit, Seg, header_mismatch, ok, rejects
+from vgis_conformance.header_diff import header_mismatch
+from vgis_conformance.kit import Kit, Seg, ok, rejects
 from vgis_conformance.peer import Peer
 
 SIZE = HEADER_SIZE + 64 * 1024

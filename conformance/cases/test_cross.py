@@ -13,7 +13,8 @@ from vgis.pointer import LENGTH_KEY, OFFSET_KEY
 from vgis_conformance import memory
 from vgis_conformance.checks import check_write
 from vgis_conformance.fixtures import IpcCase, ipc_cases
-from vgis_conformance.kit import Kit, header_mismatch, ok
+from vgis_conformance.header_diff import header_mismatch
+from vgis_conformance.kit import Kit, ok
 from vgis_conformance.peer import Peer
 
 from .test_framing import release, resolve_at

@@ -9,7 +9,8 @@ import pytest
 
 from vgis.header import HEADER_SIZE, MAGIC
 from vgis_conformance.fixtures import HeaderCase, apply_op, header_cases
-from vgis_conformance.kit import Kit, header_mismatch, ok
+from vgis_conformance.header_diff import header_mismatch
+from vgis_conformance.kit import Kit, ok
 from vgis_conformance.memory import shm_path
 from vgis_conformance.outcomes import NA_PREFIX
 from vgis_conformance.peer import Peer

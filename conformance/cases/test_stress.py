@@ -28,7 +28,8 @@ from vgis.header import HEADER_SIZE
 from vgis.pointer import LENGTH_KEY, OFFSET_KEY, SOURCE_KEY, empty_batch
 from vgis.segment import Segment
 from vgis_conformance import memory
-from vgis_conformance.kit import Kit, Seg, header_mismatch, ok
+from vgis_conformance.header_diff import header_mismatch
+from vgis_conformance.kit import Kit, Seg, ok
 from vgis_conformance.outcomes import CRASH, NA_PREFIX
 from vgis_conformance.peer import Peer, names_of_pids, save_batch, segment_name
 from vgis_conformance.protocol import PeerKilled

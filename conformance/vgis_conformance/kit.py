@@ -15,8 +15,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from vgis.header import field_diff
 from vgis_conformance import memory
+from vgis_conformance.header_diff import header_mismatch
 from vgis_conformance.peer import Peer, load_batch, save_batch, save_schema, segment_name
 from vgis_conformance.protocol import Json, PeerError, PeerFailure
 
@@ -50,18 +50,6 @@ def rejects_unchanged(seg: Seg, peer: Peer, kinds: Iterable[str], op: str, **arg
     problem = header_mismatch(before, after, f"after the rejected {op}")
     assert not problem, f"ERR-1: {problem}"
     return error
-
-
-def header_mismatch(expected: bytes, got: bytes, what: str) -> str:
-    """A field-by-field diff of two header prefixes, or '' when equal."""
-    if expected == got:
-        return ""
-    diffs = field_diff(expected, got)
-    lines = [f"{what}: header differs in {len(diffs)} field(s):"]
-    lines += [f"  {d}" for d in diffs[:40]]
-    if len(expected) != len(got):
-        lines.append(f"  meaningful length: expected {len(expected)} bytes, got {len(got)}")
-    return "\n".join(lines)
 
 
 def _pid(peer: Peer) -> int | None:

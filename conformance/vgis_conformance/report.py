@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import platform
+import shlex
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ from vgis_conformance.outcomes import (
 
 REPORT_SCHEMA = "vgis-conformance-report/1"
 KIT_VERSION = "0.1.0"
+PEER_CMD_PREFIX = "--peer-cmd "
 
 
 def _cell(results: Iterable[CaseResult]) -> str:
@@ -75,6 +77,19 @@ def pair_matrix(results: list[CaseResult]) -> tuple[list[str], list[str], dict[t
     return names, names, {k: _cell(v) for k, v in by.items()}
 
 
+def readable(message: str) -> str:
+    """A case's message without the ``assert ...`` explanation pytest appends to an assertion's own message.
+
+    The explanation repeats the message as a Python literal (``assert not
+    'recipe no-gap: header differs...'``), which buries a field-by-field diff;
+    a bare assertion, whose whole message is the explanation, is kept. The
+    report.json keeps the message as it was.
+    """
+    lines = message.splitlines()
+    cut = next((i for i, line in enumerate(lines) if i and line.startswith("assert ")), len(lines))
+    return "\n".join(lines[:cut]) if lines and not lines[0].startswith("assert ") else message
+
+
 def summary_lines(results: list[CaseResult], unavailable: dict[str, str]) -> list[str]:
     """What the terminal shows at the end of a run."""
     lines = ["", "=" * 30 + " VGIS conformance " + "=" * 30]
@@ -96,7 +111,7 @@ def summary_lines(results: list[CaseResult], unavailable: dict[str, str]) -> lis
     if bad:
         lines += ["", "problems:"]
         for r in sorted(bad, key=lambda r: (r.peers, r.case_id)):
-            message = r.message.strip().splitlines()
+            message = readable(r.message).strip().splitlines()
             first = message[0] if message else ""
             lines.append(f"  [{SHORT[r.outcome]}] {'->'.join(r.peers)} {r.case_id}: {first[:160]}")
             lines += [f"      {d.strip()[:160]}" for d in message[1:] if " @ byte " in d][:3]
@@ -104,7 +119,7 @@ def summary_lines(results: list[CaseResult], unavailable: dict[str, str]) -> lis
     if warned:
         lines += ["", "recommended (SHOULD) not met: warnings, not failures:"]
         for r in sorted(warned, key=lambda r: (r.peers, r.case_id)):
-            first = (r.message.strip().splitlines() or [""])[0]
+            first = (readable(r.message).strip().splitlines() or [""])[0]
             lines.append(f"  [{SHORT[r.outcome]}] {'->'.join(r.peers)} {r.case_id}: {first[:160]}")
     if any(r.outcome == UNEXPECTED_PASS or r.outcome == "failed" for r in results):
         lines += ["", "to update the known-failures files from this run:",
@@ -149,6 +164,8 @@ def write_reports(
             "known_failures_file": str(known_files.get(m.name)) if known_files.get(m.name) else None,
             "restarts": info.get("restarts", 0), "segments_created": info.get("segments_created", 0),
             "segments_removed_after_failure": info.get("segments_removed_after_failure", 0),
+            "peer_cmd": m.description.removeprefix(PEER_CMD_PREFIX)
+            if m.description.startswith(PEER_CMD_PREFIX) else None,
         })
     data = {
         "schema": REPORT_SCHEMA, "kit_version": KIT_VERSION,
@@ -163,37 +180,73 @@ def write_reports(
     json_path = report_dir / "report.json"
     json_path.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
     html_path = report_dir / "report.html"
-    html_path.write_text(render_html(data, results))
+    html_path.write_text(render_html(data, results, json_path))
     return {"json": json_path, "html": html_path}
 
 
-def _html_table(title: str, rows: list[str], cols: list[str], cells: dict[tuple[str, str], str]) -> str:
+def _html_table(
+    element_id: str, title: str, corner: str, rows: list[str], cols: list[str],
+    cells: dict[tuple[str, str], str], languages: dict[str, str],
+) -> str:
     def cls(text: str) -> str:
         return "bad" if "BAD" in text else ("ok" if text.endswith("ok") or " ok" in text else "")
 
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    def label(name: str) -> str:
+        language = languages.get(name)
+        return html.escape(name) + (f' <span class="lang">({html.escape(language)})</span>' if language else "")
+
+    head = "".join(f"<th>{label(c)}</th>" for c in cols)
     body = "".join(
-        f"<tr><th>{html.escape(r)}</th>"
+        f"<tr><th>{label(r)}</th>"
         + "".join(f'<td class="{cls(cells.get((r, c), "-"))}">{html.escape(cells.get((r, c), "-"))}</td>'
                   for c in cols) + "</tr>"
         for r in rows
     )
-    return f"<h2>{html.escape(title)}</h2><table><tr><th></th>{head}</tr>{body}</table>"
+    return (f'<h2>{html.escape(title)}</h2><table id="{element_id}"><tr><th class="corner">{html.escape(corner)}'
+            f"</th>{head}</tr>{body}</table>")
 
 
-def render_html(data: dict[str, Any], results: list[CaseResult]) -> str:
-    """A single static page: peers, both matrices, and every problem with its diff and replay."""
+def replay_command(result: CaseResult, report_json: Path, peer_cmds: dict[str, str]) -> str:
+    """The command that replays one case, pasteable as it stands.
+
+    It names the report.json the run wrote (``replay`` resolves a relative
+    ``--report`` against the folder it runs in) and repeats ``--peer-cmd`` for
+    a peer that has no peer.toml, which replay cannot find otherwise.
+    """
+    argv = ["vgis-conformance", "replay", "--report", str(report_json), "--case", result.case_id,
+            "--peers", ",".join(result.peers)]
+    for name in dict.fromkeys(result.peers):
+        if name in peer_cmds:
+            argv += ["--peer-cmd", f"{name}={peer_cmds[name]}"]
+    return shlex.join(argv)
+
+
+def render_html(data: dict[str, Any], results: list[CaseResult], report_json: Path = Path("report.json")) -> str:
+    """A single static page: peers, both matrices, and every problem with its diff and replay.
+
+    No script, and nothing a reader needs is collapsed: the page is read as it
+    comes out of a CI artifact, and tests/test_report_browser.py checks in
+    Chromium that the matrices, a failure's diff and its replay command are on
+    screen. Only the raw header bytes, up to 65,528 of them, wait behind a
+    <summary>; the diff above them already says which fields differ.
+    """
+    languages = {str(p["name"]): str(p["language"]) for p in data["peers"] if p.get("language")}
+    peer_cmds = {str(p["name"]): str(p["peer_cmd"]) for p in data["peers"] if p.get("peer_cmd")}
     parts = [
         "<!doctype html><meta charset=utf-8><title>VGIS conformance report</title><style>",
         "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}.bad{background:#fbb}.ok{background:#cfc}"
-        "pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px}",
+        "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}tr>th:first-child{text-align:left}"
+        ".bad{background:#fbb}.ok{background:#cfc}"
+        ".lang{font-weight:normal;color:#555}.corner{font-weight:normal;color:#555}"
+        "pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px}"
+        ".problem{border-left:4px solid #d33;padding-left:1em;margin:1.5em 0}"
+        ".replay code{display:block;white-space:pre-wrap;word-break:break-all;background:#eef;padding:6px}",
         "</style><h1>VGIS conformance report</h1>",
         f"<p>kit {html.escape(str(data['kit_version']))}, started {html.escape(str(data['started']))}, "
         f"{data['duration']} s, totals {html.escape(json.dumps(data['totals']))}, "
         f"segments {html.escape(json.dumps(data['segments']))}</p>",
-        "<h2>Peers</h2><table><tr><th>peer</th><th>language</th><th>version</th><th>built from</th><th>Arrow</th>"
-        "<th>available</th></tr>",
+        '<h2>Peers</h2><table id="peers"><tr><th>peer</th><th>language</th><th>version</th><th>built from</th>'
+        "<th>Arrow</th><th>available</th></tr>",
     ]
     for p in data["peers"]:
         arrow = p["arrow"] or {}
@@ -204,20 +257,28 @@ def render_html(data: dict[str, Any], results: list[CaseResult]) -> str:
             f"<td>{'yes' if p['available'] else html.escape('NO: ' + str(p['unavailable_reason']))}</td></tr>"
         )
     parts.append("</table>")
-    parts.append(_html_table("Peers × case groups", *peer_group_matrix(results)))
-    parts.append(_html_table("Cross-attach: producer × consumer", *pair_matrix(results)))
+    parts.append(_html_table("peer-matrix", "Peers × case groups", "peer \\ group",
+                             *peer_group_matrix(results), languages))
+    parts.append(_html_table("pair-grid", "Cross-attach: producer × consumer", "producer \\ consumer",
+                             *pair_matrix(results), languages))
     bad = [r for r in results if r.outcome in BAD]
-    parts.append(f"<h2>Problems ({len(bad)})</h2>")
-    for r in sorted(bad, key=lambda r: (r.peers, r.case_id)):
-        recipe = f"vgis-conformance replay --report report.json --case '{r.case_id}' --peers {','.join(r.peers)}"
+    parts.append(f'<h2 id="problems">Problems ({len(bad)})</h2>')
+    for n, r in enumerate(sorted(bad, key=lambda r: (r.peers, r.case_id))):
         parts.append(
+            f'<section class="problem" id="problem-{n}" data-case="{html.escape(r.case_id)}" '
+            f'data-peers="{html.escape(",".join(r.peers))}">'
             f"<h3>[{html.escape(r.outcome)}] {html.escape(' -> '.join(r.peers))} {html.escape(r.case_id)}</h3>"
             f"<p>clauses {html.escape(', '.join(r.clauses))}; oracle {html.escape(r.oracle)}</p>"
-            f"<pre>{html.escape(r.message)}</pre><p>replay: <code>{html.escape(recipe)}</code></p>"
+            f'<pre class="diff">{html.escape(readable(r.message))}</pre>'
+            f'<p class="replay">replay: <code>{html.escape(replay_command(r, report_json, peer_cmds))}</code></p>'
         )
         if r.replay and r.replay.get("header_hex"):
-            parts.append(f"<pre>header at failure: {html.escape(str(r.replay['header_hex']))}</pre>")
-    parts.append("<h2>All cases</h2><table><tr><th>case</th><th>peers</th><th>outcome</th><th>clauses</th></tr>")
+            raw = str(r.replay["header_hex"])
+            parts.append(f'<details class="header-hex"><summary>header bytes at failure ({len(raw) // 2} bytes)'
+                         f"</summary><pre>{html.escape(raw)}</pre></details>")
+        parts.append("</section>")
+    parts.append('<h2>All cases</h2><table id="cases">'
+                 "<tr><th>case</th><th>peers</th><th>outcome</th><th>clauses</th></tr>")
     for r in sorted(results, key=lambda r: (r.case_id, r.peers)):
         klass = "bad" if r.outcome in BAD else ("ok" if r.outcome == "passed" else "")
         parts.append(

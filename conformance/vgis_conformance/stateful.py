@@ -59,7 +59,8 @@ from vgis_conformance.fixtures import (
     dump_json,
     run_recipe,
 )
-from vgis_conformance.kit import Kit, Seg, header_mismatch
+from vgis_conformance.header_diff import header_mismatch
+from vgis_conformance.kit import Kit, Seg
 from vgis_conformance.peer import Peer, save_batch
 from vgis_conformance.protocol import Json, PeerError
 
