@@ -10,10 +10,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pyarrow as pa
-
 from vgis_conformance.layout import suite_argv
-from vgis_conformance.manifest import Manifest, cache_root, from_command, lookup, parse_peer_cmd, registry
+from vgis_conformance.manifest import Manifest, cache_root, lookup, parse_peer_cmd, registry
 from vgis_conformance.outcomes import (
     EXPECTED_FAILURE,
     FAILED,
@@ -50,7 +48,7 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 
 def _manifest(args: argparse.Namespace) -> Manifest:
     if args.peer_cmd:
-        return from_command(args.peer_cmd)
+        return parse_peer_cmd(args.peer_cmd)
     peers = registry()
     if args.peer.partition("@")[0] not in peers:
         raise SystemExit(f"unknown peer {args.peer!r}; registered: {sorted(peers)}")
@@ -61,46 +59,19 @@ def _manifest(args: argparse.Namespace) -> Manifest:
 
 
 def cmd_doctor(args: argparse.Namespace, extra: list[str]) -> int:
-    """Check a peer's handshake and framing before the suite runs."""
-    from vgis import region
-    from vgis.segment import Segment
-    from vgis_conformance.builder import PeerUnavailable
-    from vgis_conformance.peer import Peer, save_batch, segment_name
-    from vgis_conformance.protocol import PeerError, PeerFailure
+    """Check a peer step by step before the suite runs (vgis_conformance.doctor)."""
+    from vgis_conformance.doctor import doctor
+    from vgis_conformance.manifest import load
 
-    manifest = _manifest(args)
-    problems: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        peer = Peer(manifest, Path(tmp), timeout=args.timeout)
-        try:
-            peer.start()
-            print(f"ok   hello: {json.dumps(peer.info)}")
-            seg = peer.call("create", name=segment_name("doctor"), size=65_536 + (1 << 20))
-            print(f"ok   create: {seg}")
-            batch = pa.record_batch({"a": pa.array(range(100), pa.int64()),
-                                     "s": pa.array([str(i) for i in range(100)])})
-            written = peer.call("write", segment=seg["segment"], batch=str(save_batch(Path(tmp) / "b.arrows", batch)))
-            print(f"ok   write: {written}")
-            ref = Segment.attach(seg["name"], seg["size"])
-            try:
-                got = region.read_batch(ref, written["offset"], written["length"], batch.schema)
-                if not got.equals(batch):
-                    problems.append("the written region decodes (reference) to a different batch")
-                else:
-                    print("ok   the region decodes through the reference to the same batch")
-                del got
-            finally:
-                ref.close()
-            peer.call("close", segment=seg["segment"])
-            peer.call("unlink", segment=seg["segment"])
-            print("ok   close and unlink")
-        except (PeerUnavailable, PeerFailure, PeerError, KeyError, TypeError) as exc:
-            problems.append(f"{type(exc).__name__}: {exc}")
-        finally:
-            peer.stop()
-    for p in problems:
-        print(f"FAIL {p}")
-    return 1 if problems else 0
+    manifest = load(Path(args.peer_dir).resolve() / "peer.toml") if args.peer_dir else _manifest(args)
+    return doctor(manifest, timeout=args.timeout, handshake_only=args.handshake_only)
+
+
+def cmd_new_peer(args: argparse.Namespace, extra: list[str]) -> int:
+    """Write a peer template (vgis_conformance.new_peer)."""
+    from vgis_conformance.new_peer import new_peer
+
+    return new_peer(args.lang, Path(args.dir), name=args.name, force=args.force)
 
 
 def cmd_replay(args: argparse.Namespace, extra: list[str]) -> int:
@@ -230,12 +201,22 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("-n", "--jobs", default="auto", help="xdist workers (0: serial)")
     run.add_argument("--report-dir", default="reports", help="where the reports go (default: ./reports)")
     add_source_argument(run)
-    doctor = sub.add_parser("doctor", help="check a new peer's handshake and framing")
+    doctor = sub.add_parser("doctor", help="check a new peer step by step: handshake, create, attach, allocate, "
+                            "write, resolve, close and unlink (exit 0 ok, 1 a step failed, 3 not implemented yet)")
     group = doctor.add_mutually_exclusive_group(required=True)
     group.add_argument("--peer-cmd")
     group.add_argument("--peer")
+    group.add_argument("--peer-dir", help="a folder with a peer.toml (a new-peer template): built, then checked")
     doctor.add_argument("--timeout", type=float, default=10.0)
+    doctor.add_argument("--handshake-only", action="store_true", help="stop after the handshake step")
     add_source_argument(doctor)
+    from vgis_conformance.new_peer import LANGUAGES
+
+    new = sub.add_parser("new-peer", help="write a peer template that answers hello and shutdown")
+    new.add_argument("--lang", required=True, choices=LANGUAGES)
+    new.add_argument("--name", help="the peer's name in peer.toml and hello (default: the folder's name)")
+    new.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    new.add_argument("dir")
     replay = sub.add_parser("replay", help="re-run a failed case's requests from a report")
     replay.add_argument("--report", default=str(DEFAULT_REPORT))
     replay.add_argument("--case", required=True)
@@ -255,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     bench_arguments(sub.add_parser("bench", help="throughput benchmarks (benchmarks/out/) and the harness's own speed"))
     args, extra = parser.parse_known_args(argv)
     handlers = {"run": cmd_run, "doctor": cmd_doctor, "replay": cmd_replay, "known-failures": cmd_known_failures,
-                "fixtures": cmd_fixtures, "bench": cmd_bench, "cache": cmd_cache}
+                "fixtures": cmd_fixtures, "bench": cmd_bench, "cache": cmd_cache,
+                "new-peer": cmd_new_peer}
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     return handlers[args.command](args, extra)
 

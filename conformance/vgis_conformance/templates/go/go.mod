@@ -1,0 +1,3 @@
+module vgis-peer
+
+go 1.22
