@@ -187,8 +187,8 @@ def cmd_bench(args: argparse.Namespace, extra: list[str]) -> int:
     return bench.main(args, extra)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``vgis-conformance`` console script."""
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand and its options (the docs' commands are checked against it, tests/test_ci_docs.py)."""
     parser = argparse.ArgumentParser(prog="vgis-conformance", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="build the peers and run the conformance matrix (extra args go to pytest)")
@@ -234,7 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     from vgis_conformance.bench import add_arguments as bench_arguments
 
     bench_arguments(sub.add_parser("bench", help="throughput benchmarks (benchmarks/out/) and the harness's own speed"))
-    args, extra = parser.parse_known_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``vgis-conformance`` console script."""
+    args, extra = build_parser().parse_known_args(argv)
     handlers = {"run": cmd_run, "doctor": cmd_doctor, "replay": cmd_replay, "known-failures": cmd_known_failures,
                 "fixtures": cmd_fixtures, "bench": cmd_bench, "cache": cmd_cache,
                 "new-peer": cmd_new_peer}
