@@ -282,6 +282,9 @@ def classify(op: str, exc: BaseException) -> tuple[str, str]:
             return "bad_pointer", f"pointer metadata lacks a key (vgi_rpc.shm assertion: {frame.line})"
     if isinstance(exc, OSError) and op in ("create", "attach"):
         return "bad_name", message
+    if isinstance(exc, ValueError) and op in ("create", "attach") and "embedded null character" in text:
+        # the standard library's shm_open refuses the name before opening anything
+        return "bad_name", message
     if isinstance(exc, (KeyError, TypeError)):
         return "bad_request", message
     return "internal", message
