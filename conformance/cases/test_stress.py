@@ -32,7 +32,7 @@ from vgis_conformance.header_diff import header_mismatch
 from vgis_conformance.kit import Kit, Seg, ok
 from vgis_conformance.outcomes import CRASH, NA_PREFIX
 from vgis_conformance.peer import Peer, names_of_pids, save_batch, segment_name
-from vgis_conformance.protocol import PeerKilled
+from vgis_conformance.protocol import Json, PeerKilled
 
 pytestmark = pytest.mark.oracle("stress")
 
@@ -198,13 +198,13 @@ FITS = {
 FIT_ROWS = 20_000
 
 
-@pytest.mark.clauses("ALLOC-1", "ALLOC-3", "WRITE-1", "WRITE-2", "WRITE-6", "ERR-1")
-@pytest.mark.parametrize("fit", list(FITS))
-def test_largest_batch(peer: Peer, kit: Kit, fit: str) -> None:
-    """A data area the size of the peer's own region (after an entry, if any) fits it; a byte less does not."""
-    extra, planted, fits = FITS[fit]
-    batch = mixed(FIT_ROWS)
-    path = kit.batch_file(batch)
+def largest_write(peer: Peer, kit: Kit, fit: str) -> tuple[Seg, Json, int, list[tuple[int, int]], bytes]:
+    """Write the mixed batch into a segment sized to this peer's own region for it (after an entry, if any).
+
+    Returns the segment, the write's answer, the region's length, and the table and header bytes before it.
+    """
+    extra, planted, _ = FITS[fit]
+    path = kit.batch_file(mixed(FIT_ROWS))
     roomy = kit.create(peer, HEADER_SIZE + 4 * MiB)
     probe = ok(peer, "write", segment=roomy.handle(peer), batch=path)
     region = int(probe["length"])  # this peer's region for this batch (arrow-rs and Arrow C++ differ)
@@ -212,23 +212,45 @@ def test_largest_batch(peer: Peer, kit: Kit, fit: str) -> None:
     assert seg.size == HEADER_SIZE + planted + region + extra, f"LIFE-2: asked {HEADER_SIZE + planted + region + extra}"
     if planted:
         plant_entry(seg, HEADER_SIZE, planted)
-    before_entries = entries(seg)
-    before = seg.map.header_bytes()
-    answer = ok(peer, "write", segment=seg.handle(peer), batch=path)
-    if fits:
-        assert answer["offset"] is not None, (
-            f"ALLOC-1/WRITE-2: the peer's own {region}-byte region exactly fills the {region}-byte gap at the end "
-            f"of the segment, but the write said it does not fit: the writer reserves more than the region "
-            f"(WRITE-2 allows it at the cost of the largest batch; WRITE-6)")
-        offset, length = check_written(seg, before_entries, answer, batch)
+    before_entries, before = entries(seg), seg.map.header_bytes()
+    return seg, ok(peer, "write", segment=seg.handle(peer), batch=path), region, before_entries, before
+
+
+@pytest.mark.clauses("ALLOC-1", "ALLOC-3", "WRITE-1", "WRITE-2", "WRITE-6", "ERR-1")
+@pytest.mark.parametrize("fit", list(FITS))
+def test_largest_batch(peer: Peer, kit: Kit, fit: str) -> None:
+    """A data area the size of the peer's own region fits it where it is placed, a byte less does not.
+
+    A writer that reserves more than its region (WRITE-2 is a MAY) may say an
+    exact fit does not fit, as WRITE-6 allows, if it leaves the table as it
+    was; whether it accepts the exact fit is the recommended case
+    ``largest-batch-fits-exactly``.
+    """
+    _, planted, fits = FITS[fit]
+    seg, answer, region, before_entries, before = largest_write(peer, kit, fit)
+    if answer["offset"] is not None:
+        assert fits, f"ALLOC-3/WRITE-6: a {region}-byte region in a {region - 1}-byte gap: expected does-not-fit, " \
+                     f"got {answer}"
+        offset, length = check_written(seg, before_entries, answer, mixed(FIT_ROWS))
         assert (offset, length) == (HEADER_SIZE + planted, region), (
             f"ALLOC-1: expected the region at {HEADER_SIZE + planted} with length {region}, got {offset}+{length}")
-    else:
-        assert answer["offset"] is None and answer["length"] is None, (
-            f"ALLOC-3/WRITE-6: a {region}-byte region in a {region - 1}-byte gap: expected does-not-fit, got {answer}")
-        # Meaningful bytes only: a reservation made and released may leave stale slot bytes (WRITE-6).
-        problem = header_mismatch(before, seg.map.header_bytes(), "after the write that did not fit")
-        assert not problem, f"WRITE-6: {problem}"
+        return
+    assert answer["length"] is None, f"WRITE-6: a does-not-fit answer with a length: {answer}"
+    # Meaningful bytes only: a reservation made and released may leave stale slot bytes (WRITE-6).
+    problem = header_mismatch(before, seg.map.header_bytes(), "after the write that did not fit")
+    assert not problem, f"WRITE-6: {problem}"
+
+
+@pytest.mark.recommended
+@pytest.mark.clauses("WRITE-2", "ALLOC-1")
+@pytest.mark.parametrize("fit", [f for f, (_, _, fits) in FITS.items() if fits])
+def test_largest_batch_fits_exactly(peer: Peer, kit: Kit, fit: str) -> None:
+    """The writer's own region fits a gap of exactly its size (recommended: a writer that over-reserves may refuse)."""
+    _, answer, region, _, _ = largest_write(peer, kit, fit)
+    assert answer["offset"] is not None, (
+        f"WRITE-2: the peer's own {region}-byte region exactly fills the {region}-byte gap at the end of the "
+        f"segment, but the write said it does not fit: the writer reserves more than the region (allowed by "
+        f"WRITE-2 and WRITE-6, at the cost of the largest batch)")
 
 
 # --- big segments --------------------------------------------------------------------------------------------
