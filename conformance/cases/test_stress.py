@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -198,13 +199,23 @@ FITS = {
 FIT_ROWS = 20_000
 
 
-def largest_write(peer: Peer, kit: Kit, fit: str) -> tuple[Seg, Json, int, list[tuple[int, int]], bytes]:
-    """Write the mixed batch into a segment sized to this peer's own region for it (after an entry, if any).
+@dataclass(frozen=True)
+class LargestWrite:
+    """One write of the mixed batch into a segment sized to this peer's own region for it."""
 
-    Returns the segment, the write's answer, the region's length, and the table and header bytes before it.
-    """
+    seg: Seg
+    answer: Json
+    region: int
+    batch: pa.RecordBatch
+    entries_before: list[tuple[int, int]]
+    header_before: bytes
+
+
+def largest_write(peer: Peer, kit: Kit, fit: str) -> LargestWrite:
+    """Size a segment to the peer's own region for the batch (after a planted entry, if any), then write it."""
     extra, planted, _ = FITS[fit]
-    path = kit.batch_file(mixed(FIT_ROWS))
+    batch = mixed(FIT_ROWS)
+    path = kit.batch_file(batch)
     roomy = kit.create(peer, HEADER_SIZE + 4 * MiB)
     probe = ok(peer, "write", segment=roomy.handle(peer), batch=path)
     region = int(probe["length"])  # this peer's region for this batch (arrow-rs and Arrow C++ differ)
@@ -212,8 +223,9 @@ def largest_write(peer: Peer, kit: Kit, fit: str) -> tuple[Seg, Json, int, list[
     assert seg.size == HEADER_SIZE + planted + region + extra, f"LIFE-2: asked {HEADER_SIZE + planted + region + extra}"
     if planted:
         plant_entry(seg, HEADER_SIZE, planted)
-    before_entries, before = entries(seg), seg.map.header_bytes()
-    return seg, ok(peer, "write", segment=seg.handle(peer), batch=path), region, before_entries, before
+    entries_before, header_before = entries(seg), seg.map.header_bytes()
+    answer = ok(peer, "write", segment=seg.handle(peer), batch=path)
+    return LargestWrite(seg, answer, region, batch, entries_before, header_before)
 
 
 @pytest.mark.clauses("ALLOC-1", "ALLOC-3", "WRITE-1", "WRITE-2", "WRITE-6", "ERR-1")
@@ -227,17 +239,18 @@ def test_largest_batch(peer: Peer, kit: Kit, fit: str) -> None:
     ``largest-batch-fits-exactly``.
     """
     _, planted, fits = FITS[fit]
-    seg, answer, region, before_entries, before = largest_write(peer, kit, fit)
+    w = largest_write(peer, kit, fit)
+    seg, answer, region = w.seg, w.answer, w.region
     if answer["offset"] is not None:
         assert fits, f"ALLOC-3/WRITE-6: a {region}-byte region in a {region - 1}-byte gap: expected does-not-fit, " \
                      f"got {answer}"
-        offset, length = check_written(seg, before_entries, answer, mixed(FIT_ROWS))
+        offset, length = check_written(seg, w.entries_before, answer, w.batch)
         assert (offset, length) == (HEADER_SIZE + planted, region), (
             f"ALLOC-1: expected the region at {HEADER_SIZE + planted} with length {region}, got {offset}+{length}")
         return
     assert answer["length"] is None, f"WRITE-6: a does-not-fit answer with a length: {answer}"
     # Meaningful bytes only: a reservation made and released may leave stale slot bytes (WRITE-6).
-    problem = header_mismatch(before, seg.map.header_bytes(), "after the write that did not fit")
+    problem = header_mismatch(w.header_before, seg.map.header_bytes(), "after the write that did not fit")
     assert not problem, f"WRITE-6: {problem}"
 
 
@@ -246,7 +259,8 @@ def test_largest_batch(peer: Peer, kit: Kit, fit: str) -> None:
 @pytest.mark.parametrize("fit", [f for f, (_, _, fits) in FITS.items() if fits])
 def test_largest_batch_fits_exactly(peer: Peer, kit: Kit, fit: str) -> None:
     """The writer's own region fits a gap of exactly its size (recommended: a writer that over-reserves may refuse)."""
-    _, answer, region, _, _ = largest_write(peer, kit, fit)
+    w = largest_write(peer, kit, fit)
+    answer, region = w.answer, w.region
     assert answer["offset"] is not None, (
         f"WRITE-2: the peer's own {region}-byte region exactly fills the {region}-byte gap at the end of the "
         f"segment, but the write said it does not fit: the writer reserves more than the region (allowed by "
