@@ -29,7 +29,7 @@ from .test_framing import release, resolve_at
 @pytest.mark.oracle("differential")
 def test_machine(request: pytest.FixtureRequest, producer: Peer, consumer: Peer, workdir: Path) -> None:
     config = request.config
-    known: dict[str, dict[str, str]] = config.vgis_known  # type: ignore[attr-defined]
+    known: dict[str, dict[str, object]] = config.vgis_known  # type: ignore[attr-defined]
     withheld_by = {p.name: withheld(known.get(p.name, {})) for p in (producer, consumer)}
     records: list[Record] = []
     machine = machine_class(producer, consumer, lambda: Kit(workdir, request.node), withheld_by, records.append)

@@ -16,6 +16,7 @@ from vgis_conformance.outcomes import (
     EXPECTED_FAILURE,
     FAILED,
     UNEXPECTED_PASS,
+    KnownFailure,
     read_known_failures,
     write_known_failures,
 )
@@ -118,7 +119,7 @@ def cmd_known_failures(args: argparse.Namespace, extra: list[str]) -> int:
         if len(args.peer) != 1:
             raise SystemExit("--file PATH needs exactly one --peer NAME (registered or --peer-cmd)")
         files[args.peer[0]] = Path(args.file)
-    by_peer: dict[str, dict[str, str]] = {}
+    by_peer: dict[str, dict[str, KnownFailure]] = {}
     outcome = {(c["case_id"], tuple(c["peers"])): c["outcome"] for c in data["cases"]}
     for case in data["cases"]:
         names = case["peers"]
@@ -135,7 +136,7 @@ def cmd_known_failures(args: argparse.Namespace, extra: list[str]) -> int:
                 listed.pop(case["case_id"], None)
             elif case["outcome"] == FAILED and key not in listed:
                 first = (case["message"].strip().splitlines() or ["failed"])[0]
-                listed[key] = f"TODO explain: {first[:120]}"
+                listed[key] = KnownFailure.parse(f"TODO categorise and explain: {first[:120]}")
     if not by_peer:
         wanted = ", ".join(args.peer) if args.peer else "any registered peer"
         in_report = sorted({n for c in data["cases"] for n in c["peers"]})

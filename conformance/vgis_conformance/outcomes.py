@@ -31,6 +31,35 @@ UNAVAILABLE_PREFIX = "PEER UNAVAILABLE: "
 PEER_PARAMS = ("peer", "producer", "consumer")
 
 
+_LINE = re.compile(r"^(\S+)\s+(.+?)\s*$")
+_CATEGORY = re.compile(r"^(bug|policy|adapter)(?:\(([a-z0-9][a-z0-9-]*)\))?\s+(.+)$")
+CATEGORIES = ("bug", "policy", "adapter")
+"""What a known-failures line calls the failure: a defect of the port, its deliberate choice, or an adapter's limit."""
+
+
+@dataclass(frozen=True)
+class KnownFailure:
+    """One line of a known-failures file: ``<case-id>  <category>[(<witness>)] <reason>``.
+
+    ``category`` is None for a line without one (allowed in a --peer-cmd peer's
+    file; tests/test_known_failures.py requires it of every registered peer).
+    ``text`` is the line after the case ID, kept verbatim so a rewrite loses nothing.
+    """
+
+    text: str
+    category: str | None = None
+    witness: str | None = None
+    reason: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> KnownFailure:
+        """Split ``text`` into category, witness and reason; a line without a category keeps it all as reason."""
+        match = _CATEGORY.match(text)
+        if match is None:
+            return cls(text=text, reason=text)
+        return cls(text=text, category=match.group(1), witness=match.group(2), reason=match.group(3))
+
+
 @dataclass
 class CaseResult:
     """One case run against one peer (or one ordered pair)."""
@@ -44,11 +73,20 @@ class CaseResult:
     nodeid: str = ""
     duration: float = 0.0
     replay: dict[str, Any] | None = None
+    known: dict[str, KnownFailure] = field(default_factory=dict)
+    """The known-failures line of each peer that lists the case."""
 
     @property
     def group(self) -> str:
         """The case group: the first segment of the case ID."""
         return self.case_id.split("/", 1)[0]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CaseResult:
+        """The inverse of :meth:`to_json` (results travel from the xdist workers as JSON)."""
+        known = {peer: KnownFailure(text=line["reason"], category=line["category"], witness=line["witness"],
+                                    reason=line["reason"]) for peer, line in data.get("known", {}).items()}
+        return cls(**{**data, "known": known})
 
     def to_json(self) -> dict[str, Any]:
         """The JSON report's form of a case (docs/reports.md)."""
@@ -56,49 +94,48 @@ class CaseResult:
             "case_id": self.case_id, "peers": self.peers, "outcome": self.outcome, "clauses": self.clauses,
             "oracle": self.oracle, "message": self.message, "nodeid": self.nodeid,
             "duration": round(self.duration, 6), "replay": self.replay,
+            "known": {peer: {"category": line.category, "witness": line.witness, "reason": line.reason}
+                      for peer, line in self.known.items()},
         }
 
 
-_LINE = re.compile(r"^(\S+)\s+(.+?)\s*$")
-
-
-def read_known_failures(path: Path | None, *overlays: Path) -> dict[str, str]:
-    """Case IDs and reasons from a known-failures file (docs/peer-protocol.md), then from each overlay.
+def read_known_failures(path: Path | None, *overlays: Path) -> dict[str, KnownFailure]:
+    """Case IDs and their lines from a known-failures file (docs/peer-protocol.md), then from each overlay.
 
     An overlay (a release's ``known-failures@VERSION.txt``) adds its lines and,
     with a line ``-<case-id> <why>``, drops a case the base file lists.
     """
     out = _read_known(path)
     for overlay in overlays:
-        for case, reason in _read_known(overlay).items():
+        for case, line in _read_known(overlay).items():
             if case.startswith("-"):
                 out.pop(case[1:], None)
             else:
-                out[case] = reason
+                out[case] = line
     return out
 
 
-def _read_known(path: Path | None) -> dict[str, str]:
+def _read_known(path: Path | None) -> dict[str, KnownFailure]:
     if path is None or not path.exists():
         return {}
-    out: dict[str, str] = {}
+    out: dict[str, KnownFailure] = {}
     for number, raw in enumerate(path.read_text().splitlines(), 1):
         line = raw.split("#", 1)[0].strip() if raw.lstrip().startswith("#") else raw.strip()
         if not line:
             continue
         match = _LINE.match(line)
         if match is None:
-            raise ValueError(f"{path}:{number}: expected '<case-id> <reason>', got {raw!r}")
-        out[match.group(1)] = match.group(2)
+            raise ValueError(f"{path}:{number}: expected '<case-id> <category> <reason>', got {raw!r}")
+        out[match.group(1)] = KnownFailure.parse(match.group(2))
     return out
 
 
-def write_known_failures(path: Path, entries: dict[str, str], peer: str) -> None:
+def write_known_failures(path: Path, entries: dict[str, KnownFailure], peer: str) -> None:
     """Rewrite a known-failures file, sorted, keeping one reason per case."""
     width = max((len(k) for k in entries), default=0)
     lines = [
-        f"# Known failures of peer {peer}: <case-id> <one line why>.",
+        f"# Known failures of peer {peer}: <case-id> <bug(<witness>)|policy|adapter> <one line why>.",
         "# A listed case that passes fails the run; rewrite with `vgis-conformance known-failures --rewrite`.",
     ]
-    lines += [f"{case.ljust(width)}  {reason}" for case, reason in sorted(entries.items())]
+    lines += [f"{case.ljust(width)}  {line.text}" for case, line in sorted(entries.items())]
     path.write_text("\n".join(lines) + "\n")

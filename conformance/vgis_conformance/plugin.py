@@ -9,6 +9,7 @@ where the matrices and reports are made.
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import json
 import os
@@ -39,6 +40,7 @@ from vgis_conformance.outcomes import (
     UNAVAILABLE_PREFIX,
     UNEXPECTED_PASS,
     CaseResult,
+    KnownFailure,
     read_known_failures,
 )
 from vgis_conformance.peer import Peer, names_of_pids
@@ -158,8 +160,22 @@ def peers_of(item: pytest.Item) -> list[str]:
     return [params[k] for k in ("peer_name", "producer_name", "consumer_name") if k in params]
 
 
+def _select_cases(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the items whose case ID matches a ``--case`` glob (all of them when none is given)."""
+    globs = config.getoption("--case")
+    if not globs:
+        return
+    wanted = [any(fnmatch.fnmatchcase(case_id_of(i), g) for g in globs) for i in items]
+    kept = [i for i, w in zip(items, wanted) if w]
+    dropped = [i for i, w in zip(items, wanted) if not w]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    known: dict[str, dict[str, str]] = config.vgis_known  # type: ignore[attr-defined]
+    _select_cases(config, items)
+    known: dict[str, dict[str, KnownFailure]] = config.vgis_known  # type: ignore[attr-defined]
     for item in items:
         case_id = case_id_of(item)
         item.user_properties.append(("vgis_case_id", case_id))
@@ -167,10 +183,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         roles = ["producer", "consumer"] if len(peers) == 2 else [""]
         for peer, role in zip(peers, roles):
             listed = known.get(peer, {})
-            reason = listed.get(case_id) or listed.get(f"{case_id}@{role}")
-            if reason is not None:
-                raises = (AssertionError, PeerCrashed) if reason.startswith(CRASH_TAG) else AssertionError
-                item.add_marker(pytest.mark.xfail(reason=f"{peer}: {reason}", strict=True, raises=raises))
+            line = listed.get(case_id) or listed.get(f"{case_id}@{role}")
+            if line is not None:
+                raises = (AssertionError, PeerCrashed) if line.reason.startswith(CRASH_TAG) else AssertionError
+                item.add_marker(pytest.mark.xfail(reason=f"{peer}: {line.text}", strict=True, raises=raises))
+                item.vgis_known_lines = {**getattr(item, "vgis_known_lines", {}), peer: line}  # type: ignore[attr-defined]
 
 
 class PeerPool:
@@ -330,6 +347,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             case_id=case_id_of(item), peers=peers_of(item), outcome=label,
             clauses=list(clauses.args) if clauses else [], oracle=str(oracle.args[0]) if oracle else "",
             message=message, nodeid=item.nodeid, duration=report.duration, replay=replay,
+            known=dict(getattr(item, "vgis_known_lines", {})) if label == EXPECTED_FAILURE else {},
         )
         report.user_properties.append(("vgis_result", json.dumps(result.to_json())))
         if label == RECOMMENDED_NOT_MET:
@@ -343,7 +361,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for key, value in report.user_properties:
         if key == "vgis_result":
-            _RESULTS.append(CaseResult(**json.loads(str(value))))
+            _RESULTS.append(CaseResult.from_json(json.loads(str(value))))
         elif key == "vgis_peer_info":
             worker = report.node.gateway.id if hasattr(report, "node") else "main"
             for name, info in json.loads(str(value)).items():
