@@ -112,7 +112,9 @@ def cmd_replay(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_known_failures(args: argparse.Namespace, extra: list[str]) -> int:
-    """Rewrite known-failures files from a report: add new failures, drop what now passes."""
+    """Rewrite known-failures files from a report (add new failures, drop what now passes), or verify witnesses."""
+    if args.verify:
+        return _verify_witnesses(args, extra)
     data = json.loads(Path(args.report).read_text())
     files = {m.name: m.known_failures or m.folder / "known-failures.txt" for m in registry().values()}
     if args.file:
@@ -151,6 +153,24 @@ def cmd_known_failures(args: argparse.Namespace, extra: list[str]) -> int:
         else:
             print(f"{name}: {len(entries)} known failures (use --rewrite to write {path})")
     return 0
+
+
+def _verify_witnesses(args: argparse.Namespace, extra: list[str]) -> int:
+    """``known-failures --verify``: every registered peer with known failures, or the ``--peer``s."""
+    from vgis_conformance.witnesses import known_lines, verify
+
+    peers = registry()
+    unknown = [n for n in args.peer if n.partition("@")[0] not in peers]
+    if unknown:
+        raise SystemExit(f"unknown peer(s) {unknown}; registered: {sorted(peers)}")
+    chosen = [lookup(n, peers) for n in args.peer] or [m for m in peers.values() if known_lines(m)]
+    try:
+        chosen = with_sources(chosen, args.peer_source)
+    except (SourceError, ValueError) as exc:
+        raise SystemExit(str(exc)) from exc
+    passthrough = [f"--peer-source={s}" for s in args.peer_source] + (extra[1:] if extra[:1] == ["--"] else extra)
+    report_dir = Path(args.report_dir).resolve() if args.report_dir else None
+    return verify(chosen, jobs=args.jobs, report_dir=report_dir, extra=passthrough)
 
 
 def cmd_cache(args: argparse.Namespace, extra: list[str]) -> int:
@@ -229,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     known.add_argument("--peer", action="append", default=[])
     known.add_argument("--rewrite", action="store_true")
     known.add_argument("--file", help="the known-failures file of the one --peer (needed for a --peer-cmd peer)")
+    known.add_argument("--verify", action="store_true",
+                       help="run every bug line's witness (peers/<peer>/witnesses.toml) alone on its peer and fail "
+                            "when one no longer shows its claim; also lints categories and witnesses")
+    known.add_argument("-n", "--jobs", default="2", help="xdist workers for --verify (0: serial)")
+    known.add_argument("--report-dir", help="keep the --verify run's reports here")
+    add_source_argument(known)
     cache = sub.add_parser("cache", help="list or remove the peers built in the cache (VGIS_CACHE_DIR)")
     cache.add_argument("action", choices=["list", "clean"])
     sub.add_parser("fixtures", help="regenerate or check the golden fixtures (--regenerate / --check / --adopt RECIPE)")

@@ -16,6 +16,7 @@ from vgis_conformance import sources
 from vgis_conformance.manifest import Manifest
 from vgis_conformance.outcomes import (
     BAD,
+    CATEGORIES,
     EXPECTED_FAILURE,
     OUTCOMES,
     RECOMMENDED_NOT_MET,
@@ -90,6 +91,19 @@ def readable(message: str) -> str:
     return "\n".join(lines[:cut]) if lines and not lines[0].startswith("assert ") else message
 
 
+def known_by_category(results: list[CaseResult]) -> dict[str, Counter[str]]:
+    """Per peer, its expected failures by category: what the kit calls a defect of the port and what not."""
+    out: dict[str, Counter[str]] = {}
+    for r in results:
+        for peer, line in r.known.items():
+            out.setdefault(peer, Counter())[line.category or "uncategorised"] += 1
+    return out
+
+
+def _category_text(counts: Counter[str]) -> str:
+    return ", ".join(f"{counts[c]} {c}" for c in (*CATEGORIES, "uncategorised") if counts[c])
+
+
 def summary_lines(results: list[CaseResult], unavailable: dict[str, str]) -> list[str]:
     """What the terminal shows at the end of a run."""
     lines = ["", "=" * 30 + " VGIS conformance " + "=" * 30]
@@ -103,6 +117,11 @@ def summary_lines(results: list[CaseResult], unavailable: dict[str, str]) -> lis
     rows, cols, cells = pair_matrix(results)
     if rows:
         lines += ["", *_table("producer \\ consumer", rows, cols, cells)]
+    known = known_by_category(results)
+    if known:
+        lines += ["", "expected failures by category (bug: a defect of the port; policy: its choice; adapter: "
+                  "the adapter's limit):"]
+        lines += [f"  {peer}: {_category_text(counts)}" for peer, counts in sorted(known.items())]
     unreachable = Counter(p for r in results if r.outcome == UNAVAILABLE for p in r.peers if p in unavailable)
     bad = [r for r in results if r.outcome in BAD and r.outcome != UNAVAILABLE]
     if unreachable:
@@ -206,6 +225,13 @@ def _html_table(
             f"</th>{head}</tr>{body}</table>")
 
 
+def _known_text(result: CaseResult) -> str:
+    """``peer: category(witness) reason`` for each peer that lists the case."""
+    return "; ".join(
+        f"{peer}: {line.category or 'uncategorised'}{f'({line.witness})' if line.witness else ''} {line.reason}"
+        for peer, line in sorted(result.known.items()))
+
+
 def replay_command(result: CaseResult, report_json: Path, peer_cmds: dict[str, str]) -> str:
     """The command that replays one case, pasteable as it stands.
 
@@ -261,6 +287,16 @@ def render_html(data: dict[str, Any], results: list[CaseResult], report_json: Pa
                              *peer_group_matrix(results), languages))
     parts.append(_html_table("pair-grid", "Cross-attach: producer × consumer", "producer \\ consumer",
                              *pair_matrix(results), languages))
+    known = known_by_category(results)
+    if known:
+        parts.append('<h2>Known failures by category</h2><table id="known-categories"><tr><th>peer</th>'
+                     + "".join(f"<th>{c}</th>" for c in (*CATEGORIES, "uncategorised")) + "</tr>")
+        for peer, counts in sorted(known.items()):
+            parts.append(f"<tr><td>{html.escape(peer)}</td>"
+                         + "".join(f"<td>{counts[c]}</td>" for c in (*CATEGORIES, "uncategorised")) + "</tr>")
+        parts.append("</table><p>bug: a defect of the port against a MUST clause, with a witness that "
+                     "<code>vgis-conformance known-failures --verify</code> runs; policy: the port's deliberate "
+                     "choice; adapter: what the peer adapter cannot express.</p>")
     bad = [r for r in results if r.outcome in BAD]
     parts.append(f'<h2 id="problems">Problems ({len(bad)})</h2>')
     for n, r in enumerate(sorted(bad, key=lambda r: (r.peers, r.case_id))):
@@ -278,12 +314,13 @@ def render_html(data: dict[str, Any], results: list[CaseResult], report_json: Pa
                          f"</summary><pre>{html.escape(raw)}</pre></details>")
         parts.append("</section>")
     parts.append('<h2>All cases</h2><table id="cases">'
-                 "<tr><th>case</th><th>peers</th><th>outcome</th><th>clauses</th></tr>")
+                 "<tr><th>case</th><th>peers</th><th>outcome</th><th>clauses</th><th>known failure</th></tr>")
     for r in sorted(results, key=lambda r: (r.case_id, r.peers)):
         klass = "bad" if r.outcome in BAD else ("ok" if r.outcome == "passed" else "")
         parts.append(
             f"<tr><td>{html.escape(r.case_id)}</td><td>{html.escape(' -> '.join(r.peers))}</td>"
-            f'<td class="{klass}">{html.escape(r.outcome)}</td><td>{html.escape(", ".join(r.clauses))}</td></tr>'
+            f'<td class="{klass}">{html.escape(r.outcome)}</td><td>{html.escape(", ".join(r.clauses))}</td>'
+            f"<td>{html.escape(_known_text(r))}</td></tr>"
         )
     parts.append("</table>")
     return "".join(parts)
