@@ -38,7 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--peer-timeout", type=float, default=10.0, help="seconds per request before the peer is killed")
     group.addoption("--report-dir", default=None, help="where JSON, JUnit and HTML go (default: ./reports)")
     group.addoption("--case", action="append", default=[], metavar="GLOB",
-                    help="run only the cases whose case ID matches this glob (repeatable), e.g. 'adversarial/case/headers/*'")
+                    help="run only the cases whose case ID matches this glob (repeatable), e.g. 'adversarial/*'")
     group.addoption("--stateful-examples", type=int, default=15,
                     help="hypothesis examples per peer pair in cases/test_stateful.py (nightly: e.g. 500)")
 
