@@ -7,19 +7,20 @@ broken peers (tests/broken_peers) can override exactly one behaviour.
 
 from __future__ import annotations
 
-import io
-import json
 import sys
-import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sdk" / "python"))
+
+import vgis_peer as sdk
 
 import vgis
 from vgis import pointer, region
-from vgis.errors import InvalidArgument, OutOfBounds, Unsupported, VgisError
+from vgis.errors import InvalidArgument, OutOfBounds, VgisError
 from vgis.header import HEADER_SIZE
 from vgis.segment import Segment
 
@@ -28,130 +29,10 @@ CAPABILITIES = [
     "allocate", "allocations", "shrink", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench",
     "named_create",
 ]
-DATA_START = 65_536  # where the memcpy action copies to: the first byte of the data area
+read_file, save, to_str = sdk.read_file, sdk.save, sdk.to_str
 
 
-def read_file(path: str) -> tuple[pa.Schema, pa.RecordBatch | None]:
-    """Schema and first batch of an IPC stream file."""
-    with pa.ipc.open_stream(pa.memory_map(path)) as reader:
-        return reader.schema, next(iter(reader), None)
-
-
-def save(path: str, batch: pa.RecordBatch) -> None:
-    """Write one batch as an IPC stream file."""
-    with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, batch.schema) as writer:
-        writer.write_batch(batch)
-
-
-def to_bytes(md: dict[str, str]) -> pointer.Metadata:
-    return {k.encode(): v.encode() for k, v in md.items()}
-
-
-def to_str(md: pointer.Metadata) -> dict[str, str]:
-    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in md.items()}
-
-
-def touch(array: pa.Array) -> int:
-    """Read every byte of every buffer of ``array`` (children and dictionary included).
-
-    The largest byte of each buffer: a reduction that reads every byte, and Arrow's
-    max kernel over uint8 runs at memory speed (sum over uint8 is about 2.5x slower).
-    """
-    total = 0
-    if pa.types.is_dictionary(array.type):
-        return touch(array.indices) + touch(array.dictionary)
-    for buf in array.buffers():
-        if buf is not None and buf.size:
-            total += pc.max(pa.Array.from_buffers(pa.uint8(), buf.size, [None, buf])).as_py()
-    return total
-
-
-def touch_batch(batch: pa.RecordBatch) -> int:
-    """``touch`` over every column."""
-    return sum(touch(column) for column in batch.columns)
-
-
-class CountingReader(io.RawIOBase):
-    """A file wrapper that counts the bytes read through it (a FIFO cannot ``tell``)."""
-
-    def __init__(self, raw: Any) -> None:
-        super().__init__()
-        self.raw = raw
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        data: bytes = self.raw.read(size)
-        self.count += len(data)
-        return data
-
-
-def bench(action: str, req: Json, batch: pa.RecordBatch, repeat: int,
-          write: Callable[[pa.RecordBatch], tuple[int, int] | None], free: Callable[[int], None],
-          resolve: Callable[[pa.Schema, int, int], Callable[[], pa.RecordBatch]], buf: memoryview) -> Json:
-    """The ``bench`` op's timing loops; ``write``, ``free`` and ``resolve`` are the library's own paths.
-
-    ``resolve(schema, offset, length)`` builds the pointer batch (untimed) and returns the timed call.
-
-    Shared shape with peers/vgi-rpc-python/peer.py (which runs in another venv, so it keeps a copy).
-    """
-    seconds: list[float] = []
-    moved = 0
-    clock = time.perf_counter
-    source = b""
-    resolved: Callable[[], pa.RecordBatch] | None = None
-    if action == "memcpy":
-        length = int(req["length"])
-        if length <= 0 or DATA_START + length > len(buf):
-            raise InvalidArgument("-", f"bench memcpy: {length} bytes do not fit after byte {DATA_START}")
-        source = b"\x5a" * length  # private memory, every page touched before the clock starts
-    elif action == "resolve":
-        resolved = resolve(batch.schema, int(req["offset"]), int(req["length"]))
-    for _ in range(repeat):
-        if action == "write":
-            start = clock()
-            placed = write(batch)
-            elapsed = clock() - start
-            if placed is None:
-                raise InvalidArgument("-", "bench write: the batch does not fit in the segment")
-            free(placed[0])
-            moved = placed[1]
-        elif action == "resolve" and resolved is not None:
-            start = clock()
-            touch_batch(resolved())
-            elapsed = clock() - start
-            moved = int(req["length"])
-        elif action == "memcpy":
-            start = clock()
-            buf[DATA_START : DATA_START + len(source)] = source
-            elapsed = clock() - start
-            moved = len(source)
-        elif action == "pipe_write":
-            with open(req["path"], "wb") as fifo:  # blocks until the reader opens its end
-                start = clock()
-                sink = pa.PythonFile(fifo, mode="w")
-                with pa.ipc.new_stream(sink, batch.schema) as writer:
-                    writer.write_batch(batch)
-                moved = int(sink.tell())
-                fifo.flush()
-                elapsed = clock() - start
-        elif action == "pipe_read":
-            with open(req["path"], "rb") as fifo:  # blocks until the writer opens its end
-                start = clock()
-                counter = CountingReader(fifo)
-                with pa.ipc.open_stream(pa.PythonFile(counter, mode="r")) as reader:
-                    got = reader.read_all()
-                for chunk in got.to_batches():
-                    touch_batch(chunk)
-                elapsed = clock() - start
-                moved = counter.count
-                del got
-        else:
-            raise InvalidArgument("-", f"unknown bench action {action!r}")
-        seconds.append(elapsed)
-    return {"seconds": seconds, "bytes": moved}
+to_bytes: Callable[[dict[str, str]], pointer.Metadata] = sdk.to_bytes
 
 
 class Handler:
@@ -269,47 +150,24 @@ class Handler:
 
     def op_bench(self, req: Json) -> Json:
         segment = self.seg(req)
-        _, batch = read_file(req["batch"])
-        if batch is None:
-            raise InvalidArgument("-", "bench: the batch file holds no batch")
-        repeat = int(req.get("repeat", 1))
-        if repeat < 1:
-            raise InvalidArgument("-", f"bench: repeat must be >= 1, got {repeat}")
 
         def resolve(schema: pa.Schema, offset: int, length: int) -> Callable[[], pa.RecordBatch]:
             ptr, md = pointer.make_pointer(schema, offset, length)
             return lambda: pointer.resolve(ptr, md, segment).batch
 
-        return bench(str(req["action"]), req, batch, repeat, lambda b: region.write_batch(segment, b),
-                     segment.allocator.free, resolve, segment.buf)
+        return sdk.bench(req, lambda b: region.write_batch(segment, b), segment.allocator.free, resolve, segment.buf)
+
+
+def classify(op: str, exc: BaseException) -> tuple[str, str]:
+    """The reference's typed rejections carry their kind; the rest as the SDK decides."""
+    if isinstance(exc, VgisError):
+        return exc.kind, str(exc)
+    return sdk.default_classify(op, exc)
 
 
 def serve(handler: Handler, stdin: Any = None, stdout: Any = None) -> None:
-    """Answer requests line by line until ``shutdown`` or end of input."""
-    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
-    for line in stdin:
-        if not line.strip():
-            continue
-        req_id: Any = None
-        op = ""
-        try:
-            req = json.loads(line)
-            req_id, op = req.get("id"), str(req.get("op"))
-            method: Callable[[Json], Json] | None = getattr(handler, f"op_{op}", None)
-            if method is None:
-                raise Unsupported("-", f"unknown or unsupported op {op!r}")
-            resp = {"id": req_id, "ok": True, **method(req)}
-        except VgisError as exc:
-            resp = {"id": req_id, "ok": False, "error": {"kind": exc.kind, "message": str(exc)}}
-        except (KeyError, TypeError, ValueError) as exc:
-            resp = {"id": req_id, "ok": False, "error": {"kind": "bad_request", "message": repr(exc)}}
-        except Exception as exc:
-            resp = {"id": req_id, "ok": False, "error": {"kind": "internal", "message": repr(exc)}}
-        stdout.write(json.dumps(resp) + "\n")
-        stdout.flush()
-        if op == "shutdown":
-            return
-    handler.op_shutdown({})
+    """The SDK's loop over ``handler`` (tests/broken_peers passes its own stdout)."""
+    sdk.serve(handler, classify, stdin, stdout)
 
 
 if __name__ == "__main__":
