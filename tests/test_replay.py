@@ -53,4 +53,4 @@ def test_recipe_is_the_case_own_requests_and_replays_with_peer_cmd(tmp_path: Pat
     done = subprocess.run([*rewrite, "--peer", "broken-big-endian-num-allocs", "--file", str(listed)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{CASE}  TODO explain:" in listed.read_text()
+    assert f"{CASE}  TODO categorise and explain:" in listed.read_text()
