@@ -31,7 +31,6 @@ from vgis_conformance.adversarial import Case, load_cases
 from vgis_conformance.fixtures import ipc_cases, read_stream
 from vgis_conformance.header_diff import header_mismatch
 from vgis_conformance.kit import Kit
-from vgis_conformance.memory import CANARY
 from vgis_conformance.outcomes import NA_PREFIX
 from vgis_conformance.peer import Peer, segment_name
 from vgis_conformance.protocol import PeerError
@@ -130,7 +129,7 @@ def setup_target(case: Case, peer: Peer, kit: Kit) -> Target:
     m = target.mapping
     if m is not None and size >= HEADER_SIZE:
         m.fill_data()
-        m.write(UNUSED.start, bytes([CANARY]) * 8)
+        m.fill_canary(UNUSED.start, UNUSED.stop - UNUSED.start)
     for p in case.plant:
         data = case.bins[p["bin"]] if "bin" in p else bytes.fromhex(p["hex"])
         if m is not None:

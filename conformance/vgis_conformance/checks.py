@@ -7,7 +7,7 @@ import pyarrow as pa
 from vgis.framing import Framing, decode_region, framing_of, walk
 from vgis.header import HEADER_SIZE
 from vgis_conformance.kit import Seg
-from vgis_conformance.memory import CANARY
+from vgis_conformance.memory import first_non_canary
 
 BYTE_EXACT_LIBRARIES = frozenset({"pyarrow", "arrow-cpp"})
 
@@ -69,10 +69,9 @@ def count_dictionary_fields(schema: pa.Schema) -> int:
 
 
 def first_dirty(data: bytes, lo: int, hi: int) -> int | None:
-    """Index of the first non-canary byte in ``data[lo:hi]``, or None."""
-    chunk = data[lo:hi]
-    rest = chunk.lstrip(bytes([CANARY]))
-    return None if not rest else lo + len(chunk) - len(rest)
+    """Index of the first non-canary byte in ``data[lo:hi]`` (``data`` is the data region), or None."""
+    dirty = first_non_canary(memoryview(data)[lo:hi], HEADER_SIZE + lo)
+    return None if dirty is None else lo + dirty
 
 
 def check_write(seg: Seg, before: list[tuple[int, int]], offset: int | None, length: int | None,

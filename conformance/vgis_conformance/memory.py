@@ -8,15 +8,96 @@ without trusting any implementation, the reference included.
 from __future__ import annotations
 
 import _posixshmem
+import array
+import functools
 import mmap
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from vgis.allocator import Allocator
 from vgis.header import HEADER_SIZE, Header, decode, meaningful_length
 
 SHM_DIR = Path("/dev/shm")
-CANARY = 0xA5
+CANARY_KEY = 0x5647_4953_4341_4E59  # "VGISCANY": any key works, a fixed one keeps replays byte-identical
+_MIX = (0xBF58_476D_1CE4_E5B9, 0x94D0_49BB_1331_11EB)  # splitmix64's finalizer
+_CHUNK_WORDS = 1 << 17  # 1 MiB of canary per pyarrow pass: the intermediates stay in cache
+
+
+def canary_word(index: int) -> int:
+    """The canary's 8-byte word ``index`` (absolute offset ``8 * index``), as an integer: splitmix64's finalizer.
+
+    Each word is a keyed hash of its own position, so no constant byte, no copy of another region and no
+    shifted copy of the canary itself reads as canary (a uniform byte let a peer rewrite data unseen).
+    """
+    m = (1 << 64) - 1
+    z = (index + CANARY_KEY) & m
+    z = ((z ^ (z >> 30)) * _MIX[0]) & m
+    z = ((z ^ (z >> 27)) * _MIX[1]) & m
+    return z ^ (z >> 31)
+
+
+@functools.cache
+def _all_word_indices() -> pa.Array:
+    """0.._CHUNK_WORDS-1 as uint64, built once (pa.array(range) is slow for millions)."""
+    indices = array.array("Q", range(_CHUNK_WORDS))
+    return pa.Array.from_buffers(pa.uint64(), _CHUNK_WORDS, [None, pa.py_buffer(indices)])
+
+
+def _canary_words(first: int, n: int) -> memoryview:
+    """Words ``first..first+n-1`` of the canary, little-endian: ``canary_word`` vectorised with pyarrow."""
+    u64 = pa.uint64()
+
+    def mix(z: pa.Array, shift: int, factor: int) -> pa.Array:
+        return pc.multiply(pc.bit_wise_xor(z, pc.shift_right(z, pa.scalar(shift, u64))), pa.scalar(factor, u64))
+
+    z = pc.add(_all_word_indices().slice(0, n), pa.scalar((first + CANARY_KEY) & ((1 << 64) - 1), u64))
+    z = mix(mix(z, 30, _MIX[0]), 27, _MIX[1])
+    z = pc.bit_wise_xor(z, pc.shift_right(z, pa.scalar(31, u64)))
+    return memoryview(z.buffers()[1]).cast("B")[: 8 * n]
+
+
+def canary_chunks(offset: int, length: int) -> Iterator[tuple[int, memoryview]]:
+    """The canary of absolute segment bytes ``offset..offset+length``, as (absolute offset, bytes) chunks.
+
+    The one producer of canary bytes: laying it and checking against it both come through here, so the
+    pattern of any range is the same wherever it is asked for.
+    """
+    end, at = offset + length, offset
+    while at < end:
+        first = at // 8
+        n = min(_CHUNK_WORDS, (end + 7) // 8 - first)
+        words = _canary_words(first, n)
+        skip = at - 8 * first
+        chunk = words[skip : min(8 * n, end - 8 * first)]
+        yield at, chunk
+        at += len(chunk)
+
+
+def canary(offset: int, length: int) -> bytes:
+    """The canary bytes of absolute segment offsets ``offset..offset+length``."""
+    return b"".join(bytes(chunk) for _, chunk in canary_chunks(offset, length))
+
+
+def _same(a: memoryview, b: memoryview) -> bool:
+    """Byte equality by memcmp (memoryview's own == unpacks element by element)."""
+    return bool(pa.py_buffer(a).equals(pa.py_buffer(b)))
+
+
+def first_non_canary(data: bytes | memoryview, at: int) -> int | None:
+    """Index in ``data`` of its first byte that is not the canary, ``data[0]`` being absolute offset ``at``."""
+    view = memoryview(data).cast("B")
+    for start, chunk in canary_chunks(at, len(view)):
+        lo, hi = start - at, start - at + len(chunk)
+        if not _same(view[lo:hi], chunk):
+            while hi - lo > 1:  # halve: a few memcmps instead of a Python loop over megabytes
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if _same(view[lo:mid], chunk[lo - start + at : mid - start + at]) else (lo, mid)
+            return lo
+    return None
 
 
 def shm_path(name: str) -> Path:
@@ -72,9 +153,14 @@ class Mapping:
         """A snapshot of the whole data region."""
         return self._map[HEADER_SIZE:]
 
-    def fill_data(self, value: int = CANARY) -> None:
-        """Lay a canary over the whole data region."""
-        self._map[HEADER_SIZE:] = bytes([value]) * (self.size - HEADER_SIZE)
+    def fill_data(self) -> None:
+        """Lay the canary over the whole data region."""
+        self.fill_canary(HEADER_SIZE, self.size - HEADER_SIZE)
+
+    def fill_canary(self, offset: int, length: int) -> None:
+        """Lay the canary over absolute bytes ``offset..offset+length``."""
+        for at, chunk in canary_chunks(offset, length):
+            self._map[at : at + len(chunk)] = chunk
 
     def place(self, data: bytes) -> int | None:
         """Allocate first-fit with the reference allocator and copy ``data`` there.

@@ -177,6 +177,43 @@ def write_past_entry() -> None:
     pointer.write_batch = write_batch  # type: ignore[assignment]
 
 
+OLD_CANARY = 0xA5  # the uniform byte the harness used to lay over the data area
+
+
+def _after_each_write(touch: Callable[[segment.Segment, int], None]) -> None:
+    """Writes stay correct, then ``touch`` gets the segment and the end of the entry just written."""
+    original = region.write_batch
+
+    def write_batch(seg: segment.Segment, batch: pa.RecordBatch) -> tuple[int, int] | None:
+        placed = original(seg, batch)
+        if placed is not None:
+            touch(seg, placed[0] + placed[1])
+        return placed
+
+    region.write_batch = write_batch  # type: ignore[assignment]
+    pointer.write_batch = write_batch  # type: ignore[assignment]
+
+
+def old_canary_past_entry() -> None:
+    """After each write, 8 bytes past the entry become 0xA5 (WRITE-3): invisible to a uniform 0xA5 canary."""
+
+    def touch(seg: segment.Segment, end: int) -> None:
+        stop = min(end + 8, seg.size)
+        seg.buf[end:stop] = bytes([OLD_CANARY]) * (stop - end)
+
+    _after_each_write(touch)
+
+
+def shifted_copy_past_entry() -> None:
+    """After each write, the 64 bytes past the entry move up by one byte (WRITE-3): a shifted copy of themselves."""
+
+    def touch(seg: segment.Segment, end: int) -> None:
+        stop = min(end + 65, seg.size)
+        seg.buf[end + 1 : stop] = bytes(seg.buf[end : stop - 1])
+
+    _after_each_write(touch)
+
+
 def schema_metadata_in_region() -> None:
     """Regions carry schema metadata of the writer's own: valid, decoded equal, but not byte-exact (FRAME-9)."""
 
@@ -198,6 +235,8 @@ PATCHES: dict[str, Callable[[], None]] = {
     "magic-not-validated": magic_not_validated,
     "write-past-entry": write_past_entry,
     "schema-metadata-in-region": schema_metadata_in_region,
+    "old-canary-past-entry": old_canary_past_entry,
+    "shifted-copy-past-entry": shifted_copy_past_entry,
 }
 
 
@@ -277,8 +316,25 @@ class IdBumper:
         self.out.flush()
 
 
+class ScrubOnOverCapacityAttach(Broken):
+    """attach still refuses num_allocs > MAX_ALLOCS (LIFE-7), but first zeroes the first 64 data bytes (ERR-1)."""
+
+    def op_attach(self, req: Json) -> Json:
+        path = Path("/dev/shm") / str(req.get("name", "")).lstrip("/")
+        try:
+            with open(path, "r+b") as f:
+                count = struct.unpack("<I", os.pread(f.fileno(), 4, header.NUM_ALLOCS_AT).ljust(4, b"\0"))[0]
+                if count > header.MAX_ALLOCS and os.fstat(f.fileno()).st_size >= header.HEADER_SIZE + 64:
+                    os.pwrite(f.fileno(), bytes(64), header.HEADER_SIZE)
+        except OSError:
+            pass
+        result: Json = super().op_attach(req)
+        return result
+
+
 HANDLERS: dict[str, type[Broken]] = {
     "crash": Crash, "crash-once": CrashOnce, "hang": Hang, "garbage": Garbage, "wrong-id": WrongId,
+    "scrub-data-on-over-capacity-attach": ScrubOnOverCapacityAttach,
 }
 DEFECTS = sorted([*PATCHES, *HANDLERS])
 
