@@ -1,0 +1,120 @@
+"""The ``bench`` subcommand: its options, and the order in which a run measures, records and reports.
+
+The JSON files are written first and every table is then rendered from them,
+so a later ``bench --markdown`` shows exactly what the run printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from vgis_conformance.bench import render
+from vgis_conformance.bench.batches import DEFAULT_SIZES, QUICK_SIZES, SCHEMAS, parse_size
+from vgis_conformance.bench.driver import (
+    SMALL_REPEAT_FACTOR,
+    harness_overhead,
+    peers_running,
+    run_throughput,
+    select_peers,
+    start_benches,
+    zero_copy_check,
+)
+from vgis_conformance.bench.figures import plot
+from vgis_conformance.bench.machine import machine, machine_after
+from vgis_conformance.bench.stats import Run, crossover, ratios, verdicts
+from vgis_conformance.bench.suite import time_suite
+from vgis_conformance.protocol import Json, PeerError, PeerFailure
+from vgis_conformance.sources import add_source_argument, with_sources
+
+OUT_DIR = Path("benchmarks") / "out"  # of the folder the command runs in
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``bench`` subcommand's options."""
+    parser.add_argument("--peer", action="append", default=[],
+                        help="benchmark this registered peer (repeatable; default: every default peer with bench)")
+    add_source_argument(parser)
+    parser.add_argument("--sizes", default="", help="comma-separated batch sizes, e.g. 1K,64K,4M,64M "
+                        "(default: 1K to 256M in powers of 4)")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help=f"repetitions per action (x{SMALL_REPEAT_FACTOR} under 1 MiB; pipe rounds: exactly this)")
+    parser.add_argument("--quick", action="store_true", help="2 small sizes, 2 repetitions, 200 overhead requests")
+    parser.add_argument("--requests", type=int, default=2000, help="header requests for the overhead figure")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per bench request")
+    parser.add_argument("--out", default=str(OUT_DIR), help="where bench.json, bench.png (and suite.json) go")
+    parser.add_argument("--suite", action="store_true",
+                        help="also time `pytest conformance` serial and -n auto with 1, 2, ... peers")
+    parser.add_argument("--suite-only", action="store_true", help="only the suite timing")
+    parser.add_argument("--markdown", action="store_true",
+                        help="measure nothing: print RESULTS.md's tables from the JSON files in --out")
+
+
+def _load(path: Path) -> Json | None:
+    """A JSON file of an earlier run, or None when there is none."""
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _result(run: Run, peers: list[str], sizes: list[int], repeat: int, info: Json, suite: Json | None) -> Json:
+    """bench.json: every sample and every figure derived from them, with the machine before and after."""
+    zero_copy = zero_copy_check()
+    return {
+        "machine": info, "machine_after": machine_after(),
+        "sizes": sizes, "repeat": repeat, "small_repeat_factor": SMALL_REPEAT_FACTOR,
+        "peers": peers, "not_benchmarked": run.skipped, "errors": run.errors,
+        "samples": [s.summary() for s in run.samples],
+        "shm_gbps": [{"peer": p, "schema": sc, "size": s, "gbps": run.shm_gbps(p, sc, s)}
+                     for p in peers for sc in SCHEMAS for s in sizes],
+        "crossover": {p: {s: crossover(run, p, s, sizes) for s in SCHEMAS} for p in peers},
+        "ratios": ratios(run, peers, sizes), "overhead": run.overhead,
+        "zero_copy": zero_copy, "verdicts": verdicts(run, sizes, zero_copy, suite),
+    }
+
+
+def main(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
+    """Run the benchmarks; 0 when every selected peer was measured without error."""
+    out_dir = Path(args.out)
+    if args.markdown:
+        print(render.markdown(_load(out_dir / "bench.json"), _load(out_dir / "suite.json")))
+        return 0
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifests = with_sources(select_peers(args.peer), args.peer_source)
+    suite: Json | None = None
+    if args.suite or args.suite_only:
+        suite = {"machine": machine(), **time_suite(manifests, extra)}
+        suite["machine_after"] = machine_after()
+        (out_dir / "suite.json").write_text(json.dumps(suite, indent=1) + "\n")
+        print("\n".join(render.suite_console(suite)))
+        print(f"\n[bench] wrote {out_dir / 'suite.json'}")
+        if args.suite_only:
+            return 0 if all(r["exit"] in (0, 1) for r in suite["runs"]) else 1
+    if suite is None:  # an earlier --suite-only run, for the verdict
+        with contextlib.suppress(ValueError, OSError):
+            suite = _load(out_dir / "suite.json")
+    sizes = QUICK_SIZES if args.quick and not args.sizes else [parse_size(s) for s in args.sizes.split(",") if s] \
+        or DEFAULT_SIZES
+    sizes = sorted(set(sizes))
+    repeat = 2 if args.quick else max(1, args.repeat)
+    requests = 200 if args.quick else args.requests
+    run = Run()
+    info = machine()
+    with tempfile.TemporaryDirectory(prefix="vgis-bench-") as tmp:
+        workdir = Path(tmp)
+        with peers_running(start_benches(manifests, workdir, args.timeout, run)) as benches:
+            for b in benches:
+                try:
+                    run.overhead[b.peer.name] = harness_overhead(b.peer, requests)
+                except (PeerError, PeerFailure) as exc:
+                    run.errors.append(f"{b.peer.name} overhead: {exc}")
+            run_throughput(benches, sizes, repeat, workdir, args.timeout, run)
+            peers = [b.peer.name for b in benches]
+    result = _result(run, peers, sizes, repeat, info, suite)
+    (out_dir / "bench.json").write_text(json.dumps(result, indent=1) + "\n")
+    print("\n".join(render.console(json.loads((out_dir / "bench.json").read_text()))))
+    drew = plot(run, peers, sizes, out_dir / "bench.png")
+    print(f"\n[bench] wrote {out_dir / 'bench.json'}" + (f" and {out_dir / 'bench.png'}" if drew else ""))
+    return 0 if drew and not run.errors and peers else 1

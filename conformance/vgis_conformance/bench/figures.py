@@ -1,0 +1,66 @@
+"""The benchmark's figure: GB/s against batch size, drawn with matplotlib when the ``bench`` extra is installed.
+
+matplotlib is optional (a conformance run never needs it), so it is imported
+here only, and its absence costs the PNG, not the run.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from vgis_conformance.bench.batches import SCHEMAS, human
+from vgis_conformance.bench.stats import Run, crossover
+
+
+def plot(run: Run, peers: Sequence[str], sizes: Sequence[int], path: Path) -> bool:
+    """GB/s against batch size: one row per peer (write, resolve, shm, pipe, memcpy), one column per schema."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("[bench] matplotlib is missing (pip install -e '.[bench]'): no PNG", file=sys.stderr)
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = len(peers) + 1
+    fig, axes = plt.subplots(rows, len(SCHEMAS), figsize=(6.5 * len(SCHEMAS), 3.6 * rows), squeeze=False)
+    styles = {"write": ("tab:blue", "-"), "resolve": ("tab:green", "-"), "shm": ("tab:red", "-"),
+              "pipe": ("tab:orange", "--"), "memcpy": ("black", ":")}
+    for col, schema in enumerate(SCHEMAS):
+        for row, peer in enumerate(peers):
+            ax = axes[row][col]
+            for action, (color, style) in styles.items():
+                xs = [s for s in sizes if run.gbps(peer, schema, s, action) is not None]
+                ys = [run.gbps(peer, schema, s, action) or 0.0 for s in xs]
+                label = "shm (write+resolve)" if action == "shm" else action
+                ax.plot(xs, ys, style, color=color, marker="o", markersize=3, label=label)
+            cross = crossover(run, peer, schema, sizes)
+            if isinstance(cross, int):
+                ax.axvline(cross, color="tab:red", alpha=0.3, linewidth=4)
+                ax.annotate(f"shm > pipe from {human(cross)}", (cross, 0.02), xycoords=("data", "axes fraction"),
+                            fontsize=8)
+            ax.set_title(f"{peer}: {schema} schema", fontsize=10)
+        ax = axes[len(peers)][col]
+        for peer in peers:
+            xs = [s for s in sizes if run.shm_gbps(peer, schema, s) is not None]
+            ax.plot(xs, [run.shm_gbps(peer, schema, s) or 0.0 for s in xs], marker="o", markersize=3,
+                    label=f"{peer} shm")
+        ref_memcpy = [s for s in sizes if run.gbps(peers[0], schema, s, "memcpy") is not None] if peers else []
+        ax.plot(ref_memcpy, [run.gbps(peers[0], schema, s, "memcpy") or 0.0 for s in ref_memcpy], ":",
+                color="black", label=f"memcpy ({peers[0]})" if peers else "memcpy")
+        ax.set_title(f"all peers, shm (write+resolve): {schema} schema", fontsize=10)
+    for ax in axes.flat:
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(list(sizes), [human(s) for s in sizes], fontsize=7)
+        ax.set_xlabel("batch size")
+        ax.set_ylabel("GB/s")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
