@@ -382,6 +382,7 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
             self.model = Model(self.seg.map.header_bytes(full=True), self.seg.size)
             self.seg.map.fill_data()
             self.pending: list[tuple[int, int, int, int]] = []  # (offset, length, batch index, writer)
+            self.held: list[tuple[int, int, int]] = []  # resolved, not yet freed: (offset, length, reader)
             self.freed: list[int] = []
             self.record = Record(producer.name, consumer.name, self.seg.size)
             on_new(self.record)
@@ -393,7 +394,7 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
 
         def table_entries(self) -> list[tuple[int, int]]:
             """Entries made by table ops (not regions awaiting resolve)."""
-            regions = {p[0] for p in self.pending}
+            regions = {p[0] for p in self.pending} | {h[0] for h in self.held}
             return [e for e in self.model.entries() if e[0] not in regions]
 
         def step(self, actor: int, op: list[Any], expected: Any, observed: Any) -> None:
@@ -481,6 +482,7 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
         def reset(self) -> None:
             self.table_op(0, ["reset"], "reset")
             self.pending.clear()  # every outstanding pointer is invalid now; nobody frees them (PTR-6)
+            self.held.clear()
 
         # -- writes, resolves, frees
 
@@ -538,15 +540,17 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
 
         @precondition(lambda self: bool(self.pending))
         @rule(pick=picks)
-        def resolve_and_free(self, pick: int) -> None:
+        def resolve(self, pick: int) -> None:
+            """The other peer resolves a region and holds it: other table operations and writes run before
+            ``release`` frees it, so a reader that frees early (on drop, or on resolve) is caught there."""
             offset, length, index, writer = self.pending.pop(pick % len(self.pending))
             reader = 1 - writer
             a = self.actors[reader]
             batch = self.record.batches[index]
             if offset % 8 and "resolve-unaligned" in withheld_by.get(a.peer.name, ()):
                 # Known to fail on unaligned regions: the region was checked through the harness at write
-                # time; the reader only frees it.
-                self.free_region(reader, offset)
+                # time; the reader only frees it, later.
+                self.held.append((offset, length, reader))
                 return
             metadata = {OFFSET_KEY.decode(): str(offset), LENGTH_KEY.decode(): str(length)}
             out = self.kit.out()
@@ -563,6 +567,13 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
                 f"PTR-5: {SOURCE_KEY.decode()} is {md.get(SOURCE_KEY.decode())!r}, the segment is {self.seg.name!r}")
             got = self.kit.load(out)
             assert got.equals(batch), f"{a.peer.name} resolved ({offset}, {length}) to\n{got}\nnot\n{batch}"
+            self.held.append((offset, length, reader))
+
+        @precondition(lambda self: bool(self.held))
+        @rule(pick=picks)
+        def release(self, pick: int) -> None:
+            """The reader frees a region it resolved earlier (PTR-6): its entry is still listed, so free succeeds."""
+            offset, _, reader = self.held.pop(pick % len(self.held))
             self.free_region(reader, offset)
 
         def free_region(self, reader: int, offset: int) -> None:
