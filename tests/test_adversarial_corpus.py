@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 import collections
+import functools
+import importlib.util
 import json
 import re
+import struct
+import sys
+import warnings
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
-from vgis.framing import walk
+from vgis.framing import region_size, walk
+from vgis.header import HEADER_SIZE
 from vgis_conformance import adversarial
 from vgis_conformance.adversarial import (
     CORPUS_DIR,
+    GRID_OBJECTS,
     GROUPS,
+    HOSTILE_TABLES,
     OUTCOMES,
+    WIDE_BATCHES,
+    advertisements,
+    data_sizes,
+    free_runs,
     load_cases,
     record_batch_field,
     validate_recipe,
 )
+from vgis_conformance.fixtures import read_stream
 
 SPEC = Path(__file__).resolve().parents[1] / "docs" / "SPEC.md"
 CASES = load_cases()
@@ -72,8 +87,9 @@ def test_readme_documents_every_group_and_outcome() -> None:
 @pytest.mark.parametrize("name", [
     "headers/attach-bad-magic-one-byte", "headers/attach-version-0", "headers/attach-version-2",
     "headers/attach-version-max", "headers/attach-data-size-plus-one", "headers/attach-data-size-plus-page",
-    "headers/attach-advertised-larger-by-one", "headers/attach-advertised-smaller-by-one",
-    "headers/attach-object-0-bytes", "headers/attach-num-allocs-4095", "headers/attach-num-allocs-4096",
+    "headers/attach-obj-131072-ad-obj-plus-1-ds-obj", "headers/attach-obj-131072-ad-obj-less-1-ds-obj",
+    "headers/attach-obj-131072-ad-obj-plus-1-ds-obj-refused",
+    "headers/attach-obj-0-ad-none", "headers/attach-num-allocs-4095", "headers/attach-num-allocs-4096",
     "headers/attach-num-allocs-max", "tables/unsorted-allocate-8", "tables/overlapping-free",
     "tables/entry-past-end-write", "tables/entry-inside-header-shrink", "tables/zero-length-allocate-8",
     "tables/duplicate-offsets-free", "tables/num-allocs-max-free", "tables/unsorted-resolve",
@@ -129,3 +145,176 @@ def test_validate_recipe_rejects_malformed() -> None:
                    {**good, "steps": [{**good["steps"][0], "expect": ["maybe"]}]}):
         with pytest.raises(ValueError):
             validate_recipe(broken, "broken")
+
+
+def test_validate_recipe_rejects_bad_tiers_probes_and_writes() -> None:
+    good = json.loads((CORPUS_DIR / "headers" / "attach-obj-131072-ad-obj-ds-obj.json").read_text())
+    validate_recipe(good, "ok")
+    write = {"op": "write", "batch": "signed-ints", "expect": ["written"]}
+    for broken in ({**good, "tier": "optional"},
+                   {**good, "steps": [{**good["steps"][0], "probe": True}]},
+                   {**good, "steps": [good["steps"][0], {**good["steps"][1], "probe": "yes"}]},
+                   {**good, "steps": [{**write, "batch_bin": "x.bin"}]},
+                   {**good, "steps": [{"op": "write", "expect": ["written"]}]}):
+        with pytest.raises(ValueError):
+            validate_recipe(broken, "broken")
+
+
+BY_ID = {c.case_id: c for c in CASES}
+
+
+def _grid_cells() -> list[tuple[str, int, int | None, int | None]]:
+    cells = []
+    for size in GRID_OBJECTS:
+        for label, advertised in advertisements(size):
+            if size < 24:
+                cells.append((f"headers/attach-obj-{size}-ad-{label}", size, advertised, None))
+            for ds_label, data_size in data_sizes(size, advertised):
+                cells.append((f"headers/attach-obj-{size}-ad-{label}-ds-{ds_label}", size, advertised, data_size))
+    return cells
+
+
+def test_advertised_grid_covers_every_cell_with_the_life8_answers() -> None:
+    """Each cell exists, plants its data_size, advertises its A, and allows exactly what LIFE-8 and LIFE-6 allow."""
+    cells = _grid_cells()
+    assert 100 <= len(cells) <= 200, len(cells)
+    for case_id, size, advertised, data_size in cells:
+        case = BY_ID[case_id]
+        attach = case.steps[0]
+        assert attach["op"] == "attach" and attach["size"] == advertised, case_id
+        valid = size > HEADER_SIZE and data_size == size - HEADER_SIZE
+        want = ["bad_header"] if not valid else ["ok"] if advertised in (None, size) else ["ok", "bad_header"]
+        assert attach["expect"] == want, case_id
+        probes = case.steps[1:]
+        assert all(step.get("probe") for step in probes), case_id
+        past = [p for p in probes if p["expect"] == ["out_of_bounds"]]
+        believed_past = advertised is not None and advertised > size
+        assert len(past) == (1 if believed_past else 0), f"{case_id}: a past-object probe exactly where A > S_obj"
+        assert len(probes) == (size > HEADER_SIZE) + believed_past, case_id
+        if data_size is not None:
+            planted = bytes.fromhex(case.plant[0]["hex"])
+            at = case.plant[0]["at"]
+            assert struct.unpack_from("<Q", planted, 8 - at)[0] == data_size, case_id
+    sizes = {advertised for _, _, advertised, _ in cells}
+    assert {None, 0, 1, 16, 23, 24, 4096, 65536, 1 << 63, (1 << 64) - 1} <= sizes
+
+
+def test_grid_reveals_a_reader_that_trusts_the_advertisement() -> None:
+    """A data_size matching A != S_obj is refused, and the probe then points past the object where A reaches."""
+    case = BY_ID["headers/attach-obj-131072-ad-obj-times-2-ds-ad"]
+    assert case.steps[0]["expect"] == ["bad_header"]
+    past = case.steps[-1]
+    assert past["expect"] == ["out_of_bounds"] and int(past["metadata"]["vgi_rpc.shm_offset"]) == 131072
+    assert int(past["metadata"]["vgi_rpc.shm_length"]) == 4096
+
+
+def test_only_larger_advertisements_of_valid_segments_have_a_recommended_twin() -> None:
+    recommended = {c.case_id for c in CASES if c.tier == "recommended"}
+    want = {f"headers/attach-obj-{size}-ad-{label}-ds-obj-refused" for size in GRID_OBJECTS if size > HEADER_SIZE
+            for label, advertised in advertisements(size) if advertised is not None and advertised > size}
+    assert recommended == want and len(want) == 10
+    for case_id in want:
+        assert BY_ID[case_id].steps == [{**BY_ID[case_id[:-len("-refused")]].steps[0], "expect": ["bad_header"]}]
+
+
+@pytest.mark.parametrize("shape", list(WIDE_BATCHES))
+def test_wide_batches_outgrow_cheap_estimates_and_meet_a_gap_at_the_end(shape: str) -> None:
+    """The region is bigger than buffers + 4,096 and than memory size + 4,096; the only free space is the end gap."""
+    gaps = []
+    for case in CASES:
+        if case.name.startswith(f"wide-{shape}-end-gap-"):
+            batch = read_stream(case.bins[case.steps[0]["batch_bin"]])[0]
+            region = region_size(batch)
+            assert region > batch.get_total_buffer_size() + 4096 and region > batch.nbytes + 4096, shape
+            entries = [tuple(e) for e in case.table["entries"]]  # type: ignore[index]
+            (start, gap), = free_runs(entries, case.segment["size"])
+            assert start + gap == case.segment["size"] and case.steps[0]["expect"] == ["written", "null"]
+            gaps.append(gap - region)
+    assert sorted(gaps) == [-64, -1, 0, 1, 64, 4096], shape
+
+
+@pytest.mark.parametrize("table", list(HOSTILE_TABLES))
+def test_edge_requests_no_free_range_holds_must_not_fit(table: str) -> None:
+    """Every hostile table is asked one byte more than its largest free range, and only null is allowed there."""
+    runs = free_runs(HOSTILE_TABLES[table][1])
+    largest = max(n for _, n in runs)
+    case = BY_ID[f"tables/{table}-allocate-largest-gap-plus-1"]
+    assert case.steps[0]["size"] == largest + 1 and case.steps[0]["expect"] == ["null"]
+    for label in ("largest-gap", "tail", "sum-of-gaps"):
+        other = BY_ID.get(f"tables/{table}-allocate-{label}")
+        if other is not None:
+            size = other.steps[0]["size"]
+            assert other.steps[0]["expect"] == (["allocated", "null"] if size <= largest else ["null"])
+
+
+def test_free_runs_count_entries_as_alloc8_does() -> None:
+    d = HEADER_SIZE
+    assert free_runs([(d + 8, (1 << 64) - 1)]) == [(d, 8)]
+    assert free_runs([(d, 0), (d + 16, 8)]) == [(d, 16), (d + 24, 65_536 - 24)]
+    assert free_runs([(100, d), (d + 200, 8)]) == [(d + 100, 100), (d + 208, 65_536 - 208)]
+    assert free_runs([((1 << 64) - 16, 16)]) == [(d, 65_536)]
+
+
+@functools.cache
+def _runner_module() -> ModuleType:
+    """conformance/cases/test_adversarial.py, loaded outside the suite (its markers are the plugin's)."""
+    path = Path(__file__).resolve().parents[1] / "conformance" / "cases" / "test_adversarial.py"
+    name = "adversarial_runner_under_test"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
+        spec.loader.exec_module(module)
+    return module
+
+
+def _header(entries: list[tuple[int, int]]) -> bytes:
+    flat = [v for e in entries for v in e]
+    head = struct.pack("<4sIQII", b"VGIS", 1, 65_536, len(entries), 0) + struct.pack(f"<{len(flat)}Q", *flat)
+    return head.ljust(HEADER_SIZE, b"\0")
+
+
+def test_a_null_write_may_only_have_changed_bytes_of_a_free_range() -> None:
+    """WRITE-3/WRITE-6: the released reservation check accepts a change in a gap and catches one in an entry."""
+    runner = _runner_module()
+    header, before = _header([(HEADER_SIZE, 100)]), bytes([0xA5]) * 65_536
+    in_gap = before[:200] + b"\x00" * 50 + before[250:]
+    assert runner.released_reservation(header, before, in_gap, HEADER_SIZE + 65_536) == (
+        HEADER_SIZE + 200, HEADER_SIZE + 250)
+    assert runner.released_reservation(header, before, before, HEADER_SIZE + 65_536) is None
+    into_entry = before[:50] + b"\x00" + before[51:300] + b"\x00" + before[301:]
+    with pytest.raises(AssertionError, match="overlaps the listed entry"):
+        runner.released_reservation(header, before, into_entry, HEADER_SIZE + 65_536)
+
+
+class _FakeTarget:
+    handle: str | None = None
+
+
+class _FakeRunner:
+    """Answers steps from a script: "fail" raises, "attach" hands out a handle."""
+
+    def __init__(self) -> None:
+        self.t = _FakeTarget()
+        self.ran: list[int] = []
+
+    def step(self, index: int, step: dict[str, Any]) -> None:
+        self.ran.append(index)
+        if step["op"] == "attach":
+            self.t.handle = "s1"
+        if step.get("fail"):
+            raise AssertionError(f"step {index} failed")
+
+
+def test_probes_run_after_a_failed_attach_and_only_once_attached() -> None:
+    runner = _runner_module()
+    steps = [{"op": "attach", "fail": True}, {"op": "allocate"}, {"op": "resolve", "probe": True, "fail": True}]
+    fake = _FakeRunner()
+    with pytest.raises(AssertionError, match="step 0 failed; then step 2 failed"):
+        runner.run_steps(fake, steps)
+    assert fake.ran == [0, 2]
+    unattached = _FakeRunner()
+    runner.run_steps(unattached, [{"op": "create"}, {"op": "resolve", "probe": True, "fail": True}])
+    assert unattached.ran == [0]

@@ -37,7 +37,9 @@ from vgis_conformance.protocol import PeerError
 
 CASES = {c.case_id: c for c in load_cases()}
 IPC = {c.name: c for c in ipc_cases()}
-PARAMS = [pytest.param(key, id=key, marks=pytest.mark.clauses(*c.clauses)) for key, c in CASES.items()]
+PARAMS = [pytest.param(key, id=key, marks=[pytest.mark.clauses(*c.clauses),
+                                           *([pytest.mark.recommended] if c.tier == "recommended" else [])])
+          for key, c in CASES.items()]
 UNUSED = slice(HEADER_SIZE - 8, HEADER_SIZE)
 FIXED = (slice(0, 16), slice(20, 24), UNUSED)
 OFF = OFFSET_KEY.decode()
@@ -161,6 +163,29 @@ def schema_of(case: Case, step: dict[str, Any]) -> pa.Schema:
     return IPC[step["schema_of"]].batch.schema
 
 
+def written_batch(case: Case, step: dict[str, Any]) -> pa.RecordBatch:
+    """The batch a write step sends (and its region must decode to)."""
+    if "batch_bin" in step:
+        return read_stream(case.bins[step["batch_bin"]])[0]
+    return IPC[step["batch"]].batch
+
+
+def released_reservation(header: bytes, before: bytes, after: bytes, total: int) -> tuple[int, int] | None:
+    """The data range a write that did not fit may have changed: one free range it reserved and released.
+
+    WRITE-3 lets a writer whose batch overran its reservation stop at the entry's end and free it (WRITE-6), so
+    the bytes it changed must lie in one range that misses every listed entry (the span of the changes; None
+    when nothing changed). check_data then holds every byte outside it to its old value.
+    """
+    changed = [i for i in range(len(before)) if before[i] != after[i]] if before != after else []
+    if not changed:
+        return None
+    span = (changed[0] + HEADER_SIZE, changed[-1] + 1 + HEADER_SIZE)
+    check_range(span[0], span[1] - span[0], total, listed(header),
+                "WRITE-3/WRITE-6: the bytes a write that did not fit changed")
+    return span
+
+
 def expected_batch(case: Case, step: dict[str, Any]) -> pa.RecordBatch:
     if "expect_bin" in step:
         return read_stream(case.bins[step["expect_bin"]])[0]
@@ -268,12 +293,13 @@ class Runner:
                 assert listed(t.header()) == want, f"ALLOC-6: after shrink the table is {listed(t.header())}"
             return kind, {"outcome": "ok"} if not kind else result, None
         if op == "write":
-            kind, result = self.call(op, segment=t.handle, batch=str(IPC[step["batch"]].arrows_path))
+            data_before = t.data()
+            kind, result = self.call(op, segment=t.handle, batch=self.batch_path(step))
             if kind:
                 return kind, result, None
             if result["offset"] is None:
                 assert meaningful(t.header()) == meaningful(header), "WRITE-6: a write that did not fit left an entry"
-                return "", {"outcome": "null"}, None
+                return "", {"outcome": "null"}, released_reservation(header, data_before, t.data(), t.size)
             offset, length = int(result["offset"]), int(result["length"])
             mine = [e for e in listed(t.header()) if e[0] == offset and e not in listed(header)]
             assert mine, f"WRITE-1: the region at {offset} is not in a new entry; table {listed(t.header())}"
@@ -281,10 +307,17 @@ class Runner:
             check_range(entry[0], entry[1], t.size, listed(header), "write's entry")
             assert 1 <= length <= entry[1], f"WRITE-1: region length {length} does not fit its entry {entry}"
             region = t.mapping.read(offset, length) if t.mapping else b""
-            decoded = decode_region(pa.py_buffer(region), IPC[step["batch"]].batch.schema)
-            assert decoded.equals(IPC[step["batch"]].batch), "the written region does not decode to the batch"
+            batch = written_batch(self.case, step)
+            decoded = decode_region(pa.py_buffer(region), batch.schema)
+            assert decoded.equals(batch), "the written region does not decode to the batch"
             return "", {"outcome": "written"}, (entry[0], entry[0] + entry[1])
         return self.resolve(step)
+
+    def batch_path(self, step: dict[str, Any]) -> str:
+        """The batch file a write step sends: a ``fixtures/ipc`` case, or the case's own ``batch_bin``."""
+        if "batch_bin" in step:
+            return self.kit.batch_file(written_batch(self.case, step))
+        return str(IPC[step["batch"]].arrows_path)
 
     def resolve(self, step: dict[str, Any]) -> tuple[str, dict[str, Any], tuple[int, int] | None]:
         schema = schema_of(self.case, step)
@@ -307,6 +340,24 @@ class Runner:
             assert got.equals(want), f"decoded-equal: the region resolved to\n{got}\nexpected\n{want}"
             assert str(result["release_offset"]) == metadata[OFF], f"PTR-6: release_offset in {result}"
         return "", {"outcome": "decoded"}, None
+
+
+def run_steps(runner: Runner, steps: list[dict[str, Any]]) -> None:
+    """Run the steps in order; after a failed step only probes run, and the first failure is raised with theirs.
+
+    A probe (``"probe": true``) runs only once the peer holds a handle. It follows an attach that must refuse
+    but might not, so that a peer which wrongly attached is also asked to touch what it trusted.
+    """
+    failures: list[str] = []
+    for index, step in enumerate(steps):
+        if (failures and not step.get("probe")) or (step.get("probe") and runner.t.handle is None):
+            continue
+        try:
+            runner.step(index, step)
+        except AssertionError as exc:
+            failures.append(str(exc))
+    if failures:
+        raise AssertionError("; then ".join(failures))
 
 
 @pytest.fixture
@@ -333,8 +384,7 @@ def test_case(peer: Peer, kit: Kit, case_id: str, cleanup: list[Target]) -> None
     cleanup.append(target)
     runner = Runner(case, peer, kit, target)
     try:
-        for index, step in enumerate(case.steps):
-            runner.step(index, step)
+        run_steps(runner, case.steps)
     finally:
         kit.node.vgis_header_snapshot = target.header()[:24].hex() if target.mapping else None
         for handle in ([target.handle] if target.owned_by_harness and target.handle else []) + target.extra_handles:

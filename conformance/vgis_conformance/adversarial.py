@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from vgis.framing import walk
+from vgis.framing import region_size, walk
 from vgis.header import HEADER_SIZE, MAX_ALLOCS
 from vgis.pointer import LENGTH_KEY, LOG_LEVEL_KEY, OFFSET_KEY
 from vgis_conformance.fixtures import FIXTURES_DIR, dump_json, ipc_cases
@@ -43,6 +43,8 @@ OUTCOMES = frozenset({
 """What a step may be expected to answer (README.md, "Outcomes")."""
 
 OPS = frozenset({"attach", "create", "allocate", "free", "shrink", "write", "resolve"})
+TIERS = ("required", "recommended")
+"""A recipe's ``tier``: ``recommended`` cases check a SHOULD, and a failure is a warning ("recommended not met")."""
 
 D = HEADER_SIZE
 S = D + 65_536
@@ -68,6 +70,7 @@ class Case:
     table: dict[str, Any] | None
     steps: list[dict[str, Any]]
     bins: dict[str, bytes]
+    tier: str = "required"
 
     @property
     def case_id(self) -> str:
@@ -94,9 +97,15 @@ def validate_recipe(doc: dict[str, Any], where: str) -> None:
         raise ValueError(f"{where}: needs clauses and at least one step")
     if doc["segment"].get("by") not in ("peer", "harness", "raw", "none"):
         raise ValueError(f"{where}: segment.by must be peer, harness, raw or none")
+    if doc.get("tier", "required") not in TIERS:
+        raise ValueError(f"{where}: tier must be one of {', '.join(TIERS)}, not {doc['tier']!r}")
     for i, step in enumerate(doc["steps"]):
         if step.get("op") not in OPS:
             raise ValueError(f"{where}: step {i} has unknown op {step.get('op')!r}")
+        if not isinstance(step.get("probe", False), bool) or (step.get("probe") and i == 0):
+            raise ValueError(f"{where}: step {i}: probe must be a boolean, and the first step is no probe")
+        if step["op"] == "write" and ("batch" in step) == ("batch_bin" in step):
+            raise ValueError(f"{where}: step {i}: a write names exactly one of batch and batch_bin")
         expect = step.get("expect")
         if not isinstance(expect, list) or not expect or set(expect) - OUTCOMES:
             raise ValueError(f"{where}: step {i} expects {expect!r}, not a list of known outcomes")
@@ -111,12 +120,12 @@ def load_cases(root: Path = CORPUS_DIR) -> list[Case]:
         if (doc["group"], doc["name"]) != (path.parent.name, path.stem):
             raise ValueError(f"{path}: group/name {doc['group']}/{doc['name']} disagree with the file's place")
         wanted = [p["bin"] for p in doc.get("plant", []) if "bin" in p]
-        wanted += [s[k] for s in doc["steps"] for k in ("schema_bin", "expect_bin") if k in s]
+        wanted += [s[k] for s in doc["steps"] for k in ("schema_bin", "expect_bin", "batch_bin") if k in s]
         bins = {name: (path.parent / name).read_bytes() for name in wanted}
         cases.append(Case(
             group=doc["group"], name=doc["name"], description=doc["description"], clauses=list(doc["clauses"]),
             needs=list(doc.get("needs", [])), segment=dict(doc["segment"]), plant=list(doc.get("plant", [])),
-            table=doc.get("table"), steps=list(doc["steps"]), bins=bins,
+            table=doc.get("table"), steps=list(doc["steps"]), bins=bins, tier=str(doc.get("tier", "required")),
         ))
     return sorted(cases, key=lambda c: (GROUPS.index(c.group), c.name))
 
@@ -133,7 +142,7 @@ class _Corpus:
     def add(self, group: str, name: str, description: str, clauses: Iterable[str], steps: list[dict[str, Any]],
             segment: dict[str, Any] | None = None, plant: list[dict[str, Any]] | None = None,
             table: dict[str, Any] | None = None, needs: Iterable[str] = (),
-            bins: dict[str, bytes] | None = None) -> None:
+            bins: dict[str, bytes] | None = None, tier: str = "required") -> None:
         rel = f"{group}/{name}.json"
         if rel in self.files:
             raise RuntimeError(f"two adversarial cases are called {group}/{name}")
@@ -145,6 +154,8 @@ class _Corpus:
             "needs": sorted(caps),
             "segment": segment or {"by": "peer", "size": S},
         }
+        if tier != "required":
+            doc["tier"] = tier
         if plant:
             doc["plant"] = plant
         if table is not None:
@@ -209,28 +220,7 @@ def _headers(c: _Corpus) -> None:
     for name, clause, what, at, hexed in bad:
         c.add("headers", f"attach-{name}", f"The harness plants {what} in a valid segment; attach must refuse it",
               [clause, "ERR-1", "ERR-2", "LIFE-12"], [_attach(["bad_header"])], harness, [{"at": at, "hex": hexed}])
-    for name, advertised, expect, what in [
-        ("advertised-larger-by-one", S + 1, ["bad_header"], "one byte larger than the object"),
-        ("advertised-larger-by-page", S + 4096, ["bad_header"], "a page larger than the object"),
-        ("advertised-double", 2 * S, ["bad_header"], "twice the object's size"),
-        ("advertised-smaller-by-one", S - 1, ["ok"], "one byte smaller than the object (the object governs)"),
-        ("advertised-smaller-by-page", S - 4096, ["ok"], "a page smaller than the object (the object governs)"),
-        ("advertised-below-header", 4096, ["ok"], "4,096, below the header size (the object governs)"),
-        ("advertised-null", None, ["ok"], "absent (null)"),
-    ]:
-        c.add("headers", f"attach-{name}", f"A valid segment advertised as {what}", ["LIFE-8", "ERR-2"],
-              [_attach(expect, size=advertised)], harness)
-    for size, plant, what in [
-        (0, [], "an empty object (0 bytes)"),
-        (24, [{"at": 0, "hex": b"VGIS".hex() + _u32(1) + _u64(0) + _u32(0) + _u32(0)}],
-         "a 24-byte object holding just the fixed fields"),
-        (4096, [{"at": 0, "hex": b"VGIS".hex() + _u32(1)}], "a 4,096-byte object starting with VGIS"),
-        (D, [{"at": 0, "hex": b"VGIS".hex() + _u32(1) + _u64(0)}],
-         "a 65,536-byte object: a header with data_size 0 and no data"),
-    ]:
-        c.add("headers", f"attach-object-{size}-bytes", f"Attach {what}; too small to be a segment",
-              ["LIFE-8", "ERR-2", "LIFE-12"], [_attach(["bad_header"], size=None)], {"by": "raw", "size": size},
-              plant)
+    _advertised_grid(c)
     c.add("headers", "attach-object-65537-bytes", "The smallest valid segment (one data byte) must attach",
           ["LIFE-1", "LIFE-8"], [_attach(["ok"], size=D + 1), _step("allocate", ["allocated"], size=1),
                                  _step("allocate", ["null"], size=1)], {"by": "harness", "size": D + 1})
@@ -248,6 +238,118 @@ def _headers(c: _Corpus) -> None:
     c.add("headers", "stale-slots-plausible", "Stale slots past num_allocs cover the data; allocate ignores them",
           ["HDR-9", "ALLOC-1"], [_attach(["ok"]), _step("allocate", ["allocated"], size=1000)],
           {"by": "harness", "size": S}, table={"entries": [[D, 100]], "stale": [[D + 100, S - D - 100]]})
+
+
+# the advertised-size grid (LIFE-8) ----------------------------------------------------
+
+PAGE = 4096
+GRID_OBJECTS = (0, 10, 23, 24, 4096, D, D + 1, 2 * D)
+"""Object sizes: six too small to be a segment (three too small to hold data_size), the smallest valid one, 128 KiB."""
+FIXED_FIELDS = 24
+"""Magic, version, data_size, num_allocs and padding: the bytes a raw object can hold before it holds a header."""
+
+
+def _dedupe(labelled: Iterable[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
+    """Drop negative values and later labels of a value already listed (the first label names it)."""
+    seen: set[int | None] = set()
+    out: list[tuple[str, int | None]] = []
+    for label, value in labelled:
+        if (value is not None and value < 0) or value in seen:
+            continue
+        seen.add(value)
+        out.append((label, value))
+    return out
+
+
+def advertisements(size: int) -> list[tuple[str, int | None]]:
+    """The advertised sizes crossed with an object of ``size`` bytes, as (label, value); ``none`` is none at all."""
+    fixed: list[tuple[str, int | None]] = [("none", None), *((str(v), v) for v in (0, 1, 16, 23, 24, 4096, D))]
+    relative: list[tuple[str, int | None]] = [
+        ("obj-less-1", size - 1), ("obj", size), ("obj-plus-1", size + 1), ("obj-plus-4096", size + PAGE),
+        ("obj-times-2", 2 * size), ("2p63", 1 << 63), ("u64max", U64)]
+    return _dedupe([*fixed, *relative])
+
+
+def data_sizes(size: int, advertised: int | None) -> list[tuple[str, int]]:
+    """The data_size values planted in an object of ``size`` bytes advertised as ``advertised``.
+
+    ``obj`` is S_obj - 65,536 (wrapped to 64 bits below 65,536: what unsigned arithmetic computes), ``ad`` is
+    A - 65,536 (what a reader trusting the advertisement computes, for A >= 65,536). ``0`` and ``u64max``, which
+    match neither, are crossed only with no advertisement, A = S_obj and A = 2 S_obj: whatever A is, LIFE-6 refuses
+    them, so more advertisements would repeat those cells. An object under 24 bytes has no data_size field.
+    """
+    if size < FIXED_FIELDS:
+        return []
+    ad = None if advertised is None or advertised < D else advertised - D
+    values: list[tuple[str, int | None]] = [("obj", (size - D) % (1 << 64)), ("ad", ad)]
+    if advertised in (None, size, 2 * size):
+        values += [("0", 0), ("u64max", U64)]
+    return [(label, value) for label, value in _dedupe(values) if value is not None]
+
+
+def grid_expect(size: int, advertised: int | None, data_size: int | None) -> list[str]:
+    """LIFE-8 and LIFE-6 at the MUST tier: a valid header attaches when A is absent or S_obj, may be refused else."""
+    if size <= D or data_size != size - D:
+        return ["bad_header"]
+    return ["ok"] if advertised in (None, size) else ["ok", "bad_header"]
+
+
+def _grid_probes(size: int, advertised: int | None) -> list[dict[str, Any]]:
+    """Steps run only once the peer attached: they touch bytes past the object only if the peer trusted A.
+
+    The first reads the object's last data byte (in bounds: the object governs, even for A < S_obj). Only where
+    A > S_obj, the second points at the first byte past the object, page-aligned where the advertisement reaches
+    that far, so a peer that mapped A bytes reads past the object's end (SIGBUS, or zeros) instead of answering
+    out_of_bounds; for A <= S_obj no byte past the object is believed, and PTR-9's own cases cover that pointer.
+    """
+    believed = advertised if advertised is not None and advertised > size else size
+    start = max(size, D)
+    page = -(-start // PAGE) * PAGE
+    start = page if page < believed else start
+    length = max(1, min(PAGE, believed - start))
+    probes = [] if size <= D else [{**_resolve("signed-ints", size - 1, 1, ["ipc_error"]), "probe": True}]
+    if believed > size:
+        probes.append({**_resolve("signed-ints", start, length, ["out_of_bounds"]), "probe": True})
+    return probes
+
+
+def _grid_object(size: int, data_size: int | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The segment and plant of one grid cell: a harness-made header, or a raw object holding what fits of one."""
+    if size > D:
+        return {"by": "harness", "size": size}, [{"at": 8, "hex": _u64(data_size or 0)}]
+    fields = b"VGIS" + struct.pack("<IQII", 1, data_size or 0, 0, 0)
+    prefix = fields[:min(size, FIXED_FIELDS)]
+    return {"by": "raw", "size": size}, ([{"at": 0, "hex": prefix.hex()}] if prefix else [])
+
+
+def _describe_cell(size: int, advertised: int | None, data_size: int | None, expect: list[str]) -> str:
+    what = "segment" if size > D else "raw object (too small to be a segment)"
+    ds = "no data_size field" if data_size is None else f"data_size {data_size}"
+    ad = "no advertised size" if advertised is None else f"advertised size {advertised}"
+    return f"A {size}-byte {what} with {ds}, attached with {ad}: {' or '.join(expect)} (LIFE-8, LIFE-6)"
+
+
+def _advertised_grid(c: _Corpus) -> None:
+    """Every object size x advertisement x data_size, named attach-obj-<S>-ad-<A>[-ds-<data_size>]."""
+    clauses = ["LIFE-6", "LIFE-8", "ERR-2", "LIFE-12"]
+    for size in GRID_OBJECTS:
+        for ad_label, advertised in advertisements(size):
+            cells: list[tuple[str, int | None]] = [("", None)] if size < FIXED_FIELDS else [
+                (f"-ds-{label}", value) for label, value in data_sizes(size, advertised)]
+            for ds_label, data_size in cells:
+                expect = grid_expect(size, advertised, data_size)
+                segment, plant = _grid_object(size, data_size)
+                name = f"attach-obj-{size}-ad-{ad_label}{ds_label}"
+                probes = _grid_probes(size, advertised)
+                cited = [*clauses, *(["PTR-9"] if any(p["expect"] == ["out_of_bounds"] for p in probes) else [])]
+                c.add("headers", name, _describe_cell(size, advertised, data_size, expect),
+                      cited, [_attach(expect, size=advertised), *probes], segment, plant)
+                if "ok" in expect and advertised is not None and advertised > size:
+                    c.add("headers", f"{name}-refused",
+                          f"A valid {size}-byte segment advertised as {advertised} bytes: the advertisement "
+                          "promises bytes the object lacks (a truncated or replaced object), so attach should "
+                          "refuse it (bad_header; LIFE-13, a SHOULD)", ["LIFE-13", "LIFE-8"],
+                          [_attach(["bad_header"], size=advertised)], segment, plant, tier="recommended")
 
 
 # tables -------------------------------------------------------------------------------
@@ -280,6 +382,97 @@ def _listed_target(entries: list[tuple[int, int]]) -> tuple[int, int] | None:
     return None
 
 
+def free_runs(entries: Iterable[tuple[int, int]], total: int = S) -> list[tuple[int, int]]:
+    """The free ranges (offset, length) of the data area under the listed entries, as ALLOC-8 counts them.
+
+    Each entry occupies the bytes it claims, its end computed without overflow, clipped to 65,536..total; a
+    zero-length entry occupies no byte.
+    """
+    occupied = sorted((max(o, D), min(o + n, total)) for o, n in entries if n and o + n > D and o < total)
+    runs: list[tuple[int, int]] = []
+    p = D
+    for lo, hi in occupied:
+        if lo > p:
+            runs.append((p, lo - p))
+        p = max(p, hi)
+    if total > p:
+        runs.append((p, total - p))
+    return runs
+
+
+EDGE_SKIP = frozenset({0, 8, 4096, S - D - 16})
+"""Request sizes the edge cases leave out: 0 (ALLOC-4's own case) and the sizes every table is already asked."""
+
+
+def _edge_allocations(entries: list[tuple[int, int]]) -> list[tuple[str, str, list[dict[str, Any]], list[str]]]:
+    """Requests at the edges of what a planted table leaves free: the largest gap, the tail, the sum, each + 1.
+
+    ALLOC-8 allows "does not fit" or any safe range while a free range is big enough; a request bigger than
+    every free range has no safe answer but "does not fit" (ALLOC-3). Sizes that coincide keep the first label.
+    """
+    runs = free_runs(entries)
+    largest = max((n for _, n in runs), default=0)
+    tail = runs[-1][1] if runs and runs[-1][0] + runs[-1][1] == S else 0
+    sizes = [("largest-gap", largest), ("largest-gap-plus-1", largest + 1), ("tail", tail),
+             ("tail-plus-1", tail + 1), ("sum-of-gaps", sum(n for _, n in runs))]
+    seen = set(EDGE_SKIP)
+    ops: list[tuple[str, str, list[dict[str, Any]], list[str]]] = []
+    for label, size in sizes:
+        if size in seen:
+            continue
+        seen.add(size)
+        fits = size <= largest
+        verb = (f"allocate {size} bytes ({label.replace('-', ' ')}; the largest free range is {largest} bytes, "
+                f"so {'any safe range or null' if fits else 'only null'})")
+        ops.append((f"allocate-{label}", verb,
+                    [_step("allocate", ["allocated", "null"] if fits else ["null"], size=size)],
+                    ["ALLOC-1"] if fits else ["ALLOC-3"]))
+    return ops
+
+
+def _wide_batch(int8: int, utf8: int, rows: int, metadata: int = 0) -> pa.RecordBatch:
+    """A batch of many narrow columns: its IPC size is mostly schema and per-column framing, not buffers."""
+    columns: dict[str, pa.Array] = {f"i{i}": pa.array([(i + r) % 100 for r in range(rows)], pa.int8())
+                                    for i in range(int8)}
+    columns.update({f"s{i}": pa.array([f"v{i}-{r}" for r in range(rows)], pa.utf8()) for i in range(utf8)})
+    batch = pa.RecordBatch.from_pydict(columns)
+    return batch.replace_schema_metadata({"blob": "m" * metadata}) if metadata else batch
+
+
+WIDE_BATCHES: dict[str, tuple[int, int, int, int]] = {
+    "int8-50": (50, 0, 1, 0),
+    "utf8-200": (0, 200, 2, 0),
+    "mixed-400": (200, 200, 1, 0),
+    "int8-100-metadata-16k": (100, 0, 1, 16_384),
+}
+"""Late-failing write shapes: (int8 columns, utf8 columns, rows, bytes of schema metadata)."""
+GAP_DELTAS = {"less-64": -64, "less-1": -1, "exact": 0, "plus-1": 1, "plus-64": 64, "plus-4096": 4096}
+"""The end gap's size relative to the reference's region of the batch."""
+
+
+def _late_failing_writes(c: _Corpus) -> None:
+    """WRITE-6 and WRITE-3 when the batch fails late: wide batches into a gap at the end near their region size.
+
+    A writer that reserves from a cheap estimate (buffers + 4,096, memory size) finds the encoded batch larger
+    than the reservation only after its entry exists; it must then stop at the entry's end and leave no entry
+    behind. Every other writer answers from the exact size. Either way the answer is written or null.
+    """
+    for shape, spec in WIDE_BATCHES.items():
+        batch = _wide_batch(*spec)
+        region = region_size(batch)
+        bin_name = f"batch-{shape}.bin"
+        estimate = batch.get_total_buffer_size() + 4096
+        for label, delta in GAP_DELTAS.items():
+            gap = region + delta
+            c.add("tables", f"wide-{shape}-end-gap-{label}",
+                  f"A {spec[0] + spec[1]}-column, {spec[2]}-row batch ({region}-byte region in the reference, "
+                  f"{estimate} by buffers + 4,096) written where the only free space is a {gap}-byte gap at the "
+                  "end: written inside a new entry, or null leaving no entry; no byte outside the entry changes",
+                  ["WRITE-1", "WRITE-3", "WRITE-6", "ALLOC-1", "ALLOC-3", "ERR-2"],
+                  [_step("write", ["written", "null"], batch_bin=bin_name)],
+                  table={"entries": [[D, S - D - gap]]}, bins={bin_name: _stream([batch])})
+
+
 def _tables(c: _Corpus, regions: dict[str, bytes]) -> None:
     base = ["ALLOC-8", "HDR-10", "ERR-2", "ALLOC-9"]
     for tname, (what, entries) in HOSTILE_TABLES.items():
@@ -292,6 +485,7 @@ def _tables(c: _Corpus, regions: dict[str, bytes]) -> None:
             ("write", "write a small batch", [_step("write", ["written", "null"], batch="signed-ints")],
              ["WRITE-1", "WRITE-3", "WRITE-6"]),
         ]
+        ops += _edge_allocations(entries)
         target = _listed_target(entries)
         if target is not None:
             ops.append(("free", f"free the listed entry at {target[0]}",
@@ -304,6 +498,7 @@ def _tables(c: _Corpus, regions: dict[str, bytes]) -> None:
             c.add("tables", f"{tname}-{opname}",
                   f"The peer creates a segment, the harness plants {what}; the peer is asked to {verb}",
                   [*base, *extra], steps, table=table)
+    _late_failing_writes(c)
     # the same tables met by an attacher
     for tname in ("unsorted", "overlapping", "entry-past-end", "duplicate-offsets"):
         what, entries = HOSTILE_TABLES[tname]
