@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyarrow as pa
 import pytest
 
 from vgis.header import HEADER_SIZE
 from vgis.pointer import LENGTH_KEY, LOG_LEVEL_KEY, OFFSET_KEY, SOURCE_KEY, empty_batch
 from vgis_conformance.checks import check_write
-from vgis_conformance.fixtures import ipc_cases
+from vgis_conformance.fixtures import IpcCase, ipc_cases
 from vgis_conformance.kit import Kit, ok, rejects, rejects_unchanged
 from vgis_conformance.outcomes import NA_PREFIX
 from vgis_conformance.peer import Peer
@@ -95,7 +97,7 @@ def test_maybe_write_does_not_fit(peer: Peer, kit: Kit) -> None:
 @pytest.mark.clauses("PTR-5", "PTR-6")
 @pytest.mark.oracle("exact metadata")
 @pytest.mark.parametrize("case", [SMALL, DICT], ids=lambda c: c.name)
-def test_resolve_metadata(peer: Peer, kit: Kit, case: object) -> None:
+def test_resolve_metadata(peer: Peer, kit: Kit, case: IpcCase) -> None:
     data = CASES[case.name]
     seg = kit.create(peer, SIZE)
     offset = seg.map.place(data.region)
@@ -181,7 +183,7 @@ def test_resolve_rejects_out_of_bounds(peer: Peer, kit: Kit, where: str) -> None
     assert seg.map.header_bytes(full=True) == before
 
 
-BROKEN_REGIONS = {
+BROKEN_REGIONS: dict[str, Callable[[bytes], bytes]] = {
     "garbage": lambda r: bytes(range(256)) * 2,
     "zeros": lambda r: bytes(64),
     "truncated-half": lambda r: r[: len(r) // 2],
@@ -194,7 +196,7 @@ BROKEN_REGIONS = {
 @pytest.mark.oracle("error-kind")
 @pytest.mark.parametrize("damage", list(BROKEN_REGIONS))
 @pytest.mark.parametrize("case", [SMALL, DICT], ids=lambda c: c.name)
-def test_resolve_rejects_broken_region(peer: Peer, kit: Kit, damage: str, case: object) -> None:
+def test_resolve_rejects_broken_region(peer: Peer, kit: Kit, damage: str, case: IpcCase) -> None:
     data = CASES[case.name]
     seg = kit.create(peer, SIZE)
     region = BROKEN_REGIONS[damage](data.region)

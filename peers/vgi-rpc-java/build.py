@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 HERE = Path(__file__).resolve().parent
 POM = HERE / "pom.xml"
@@ -65,7 +66,7 @@ def log(message: str) -> None:
     print(f"[vgi-rpc-java build] {message}", flush=True)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     print(message, file=sys.stderr, flush=True)
     sys.exit(2)
 
@@ -86,7 +87,8 @@ def find_jdk() -> tuple[Path, int] | None:
         version = jdk_version(home)
         if version is not None and version >= MIN_JDK:
             return home, version
-        log(f"JAVA_HOME={env} is {'not a JDK' if version is None else f'JDK {version}'}; looking for a JDK >= {MIN_JDK}")
+        what = "not a JDK" if version is None else f"JDK {version}"
+        log(f"JAVA_HOME={env} is {what}; looking for a JDK >= {MIN_JDK}")
     found: list[tuple[int, Path]] = []
     for root in JVM_DIRS:
         if root.is_dir():

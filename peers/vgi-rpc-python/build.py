@@ -172,15 +172,16 @@ def build() -> None:
     if VENV.exists():
         shutil.rmtree(VENV)
     run([python, "-m", "venv", str(VENV)])
-    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--only-binary=pyarrow"]
+    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+           "--only-binary=pyarrow"]
     if CHECKOUT:
         run(pip + [f"{n}=={v}" for n, v in pins().items()])
         log(f"installing vgi-rpc from the checkout {CHECKOUT}")
-        run(pip + [CHECKOUT])
+        run([*pip, CHECKOUT])
     elif RELEASE:
         run(pip + [f"{n}=={v}" for n, v in pins().items()])
     else:
-        run(pip + ["-r", str(REQUIREMENTS)])
+        run([*pip, "-r", str(REQUIREMENTS)])
     freeze = subprocess.run([str(VENV_PYTHON), "-m", "pip", "freeze", "--all"], capture_output=True, text=True,
                             check=True).stdout
     FREEZE.write_text(freeze)

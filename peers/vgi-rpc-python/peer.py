@@ -172,12 +172,15 @@ class Handler:
         name, size = string(req, "name"), integer(req, "size")
         # Upstream's ShmSegment.create(size) calls SharedMemory(create=True, size=size)
         # with a random name; bind the requested name (and track=False) and run it as is.
-        original = shm.SharedMemory
-        shm.SharedMemory = functools.partial(SharedMemory, name=name, track=False)  # type: ignore[misc]
+        # The module's namespace is patched through vars(): the same store as attribute assignment,
+        # without claiming that the partial is the class (or that vgi_rpc.shm exports the name).
+        namespace = vars(shm)
+        original = namespace["SharedMemory"]
+        namespace["SharedMemory"] = functools.partial(SharedMemory, name=name, track=False)
         try:
             segment = shm.ShmSegment.create(size)
         finally:
-            shm.SharedMemory = original  # type: ignore[misc]
+            namespace["SharedMemory"] = original
         return self._keep(segment, owner=True)
 
     def op_attach(self, req: Json) -> Json:

@@ -33,7 +33,7 @@ def kit_root() -> Path:
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve()
     sys.path.insert(0, str(kit_root() / "peers" / "sdk" / "cpp"))
-    from arrow_build import BuildError, build  # type: ignore[import-not-found]
+    from arrow_build import BuildError, build
 
     try:
         build(out / "vgis-peer", SOURCES, cwd=HERE, log=lambda m: print(f"[build] {m}", flush=True))
