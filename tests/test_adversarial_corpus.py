@@ -164,7 +164,7 @@ BY_ID = {c.case_id: c for c in CASES}
 
 
 def _grid_cells() -> list[tuple[str, int, int | None, int | None]]:
-    cells = []
+    cells: list[tuple[str, int, int | None, int | None]] = []
     for size in GRID_OBJECTS:
         for label, advertised in advertisements(size):
             if size < 24:

@@ -57,13 +57,14 @@ def test_lint_names_every_kind_of_problem(tmp_path: Path) -> None:
 
 def test_check_wants_an_expected_failure_whose_message_matches() -> None:
     witness = Witness("w", "a/1", r"answered ok", "attach")
-    failing = {"case_id": "a/1", "peers": ["p"], "outcome": EXPECTED_FAILURE, "message": "step 0 (attach, answered ok)"}
+    failing: dict[str, object] = {"case_id": "a/1", "peers": ["p"], "outcome": EXPECTED_FAILURE,
+                                  "message": "step 0 (attach, answered ok)"}
     assert check(witness, "p", [failing]) == ""
     assert "not an expected failure" in check(witness, "p", [{**failing, "outcome": PASSED}])
     assert "does not match" in check(witness, "p", [{**failing, "message": "answered bad_header"}])
     assert "has no case" in check(witness, "q", [failing])
     cross = Witness("c", "cross/x@consumer", "x", "read")
-    pair = {"case_id": "cross/x", "peers": ["a", "p"], "outcome": EXPECTED_FAILURE, "message": "x"}
+    pair: dict[str, object] = {"case_id": "cross/x", "peers": ["a", "p"], "outcome": EXPECTED_FAILURE, "message": "x"}
     assert check(cross, "p", [pair]) == ""
     assert "has no case" in check(cross, "p", [{**pair, "peers": ["p", "a"]}])
 

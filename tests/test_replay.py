@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_broken_peers import PEER, run_broken
+from tests.test_broken_peers import PEER, run_broken
 
 KIT = Path(__file__).resolve().parents[1]
 CASE = "header/recipe/no-gap"

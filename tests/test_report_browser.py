@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_broken_peers import assert_clean, run_broken
+
+from tests.test_broken_peers import assert_clean, run_broken
 
 DEFECT = "big-endian-num-allocs"
 BROKEN = f"broken-{DEFECT}"
