@@ -25,13 +25,14 @@ import pytest
 
 from vgis.framing import decode_region
 from vgis.header import HEADER_SIZE, MAX_ALLOCS
-from vgis.pointer import OFFSET_KEY, empty_batch
+from vgis.pointer import LENGTH_KEY, OFFSET_KEY, empty_batch
 from vgis_conformance import memory
 from vgis_conformance.adversarial import Case, load_cases
+from vgis_conformance.checks import check_inside_region
 from vgis_conformance.fixtures import ipc_cases, read_stream
 from vgis_conformance.header_diff import header_mismatch
 from vgis_conformance.kit import Kit
-from vgis_conformance.outcomes import NA_PREFIX
+from vgis_conformance.outcomes import NA_PREFIX, ReadOutsideRegion
 from vgis_conformance.peer import Peer, segment_name
 from vgis_conformance.protocol import PeerError
 
@@ -43,6 +44,7 @@ PARAMS = [pytest.param(key, id=key, marks=[pytest.mark.clauses(*c.clauses),
 UNUSED = slice(HEADER_SIZE - 8, HEADER_SIZE)
 FIXED = (slice(0, 16), slice(20, 24), UNUSED)
 OFF = OFFSET_KEY.decode()
+LEN = LENGTH_KEY.decode()
 
 
 def listed(header: bytes) -> list[tuple[int, int]]:
@@ -330,6 +332,9 @@ class Runner:
         if kind:
             return kind, result, None
         got = self.kit.load(out)
+        claimed = claimed_region(metadata)
+        if result["pointer"] and self.t.mapping is not None and claimed is not None:
+            check_inside_region(got, self.t.size, *claimed, self.peer.name)
         if not result["pointer"]:
             assert result["release_offset"] is None, f"PTR-7: a non-pointer reports release_offset {result}"
             assert result["metadata"] == metadata, f"PTR-7: metadata changed to {result['metadata']}"
@@ -342,22 +347,32 @@ class Runner:
         return "", {"outcome": "decoded"}, None
 
 
+def claimed_region(metadata: dict[str, str]) -> tuple[int, int] | None:
+    """The (offset, length) a pointer's metadata names, read leniently; None where no reading gives one."""
+    try:
+        offset, length = int(metadata[OFF]), int(metadata[LEN])
+    except (KeyError, ValueError):
+        return None
+    return (offset, length) if offset >= 0 and length >= 0 else None
+
+
 def run_steps(runner: Runner, steps: list[dict[str, Any]]) -> None:
     """Run the steps in order; after a failed step only probes run, and the first failure is raised with theirs.
 
     A probe (``"probe": true``) runs only once the peer holds a handle. It follows an attach that must refuse
     but might not, so that a peer which wrongly attached is also asked to touch what it trusted.
     """
-    failures: list[str] = []
+    failures: list[AssertionError | ReadOutsideRegion] = []
     for index, step in enumerate(steps):
         if (failures and not step.get("probe")) or (step.get("probe") and runner.t.handle is None):
             continue
         try:
             runner.step(index, step)
-        except AssertionError as exc:
-            failures.append(str(exc))
+        except (AssertionError, ReadOutsideRegion) as exc:
+            failures.append(exc)
     if failures:
-        raise AssertionError("; then ".join(failures))
+        worst = ReadOutsideRegion if any(isinstance(f, ReadOutsideRegion) for f in failures) else AssertionError
+        raise worst("; then ".join(map(str, failures)))
 
 
 @pytest.fixture

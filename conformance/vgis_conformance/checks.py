@@ -7,7 +7,8 @@ import pyarrow as pa
 from vgis.framing import Framing, decode_region, framing_of, walk
 from vgis.header import HEADER_SIZE
 from vgis_conformance.kit import Seg
-from vgis_conformance.memory import first_non_canary
+from vgis_conformance.memory import canary_index, find_canary, first_non_canary
+from vgis_conformance.outcomes import ReadOutsideRegion
 
 BYTE_EXACT_LIBRARIES = frozenset({"pyarrow", "arrow-cpp"})
 
@@ -101,3 +102,43 @@ def check_write(seg: Seg, before: list[tuple[int, int]], offset: int | None, len
     if golden is not None:
         assert region == golden, "byte-exact (FRAME-9): " + first_difference(golden, region)
     return decoded
+
+
+def _children(array: pa.Array) -> list[pa.Array]:
+    """The arrays nested in ``array``: struct and union fields, list, map and run-end values."""
+    if isinstance(array, (pa.StructArray, pa.UnionArray)):
+        return [array.field(i) for i in range(array.type.num_fields)]
+    values = getattr(array, "values", None)
+    return [values] if isinstance(values, pa.Array) else []
+
+
+def _buffers(array: pa.Array) -> list[pa.Buffer]:
+    """Every buffer an array holds (``buffers()`` flattens children), and its dictionaries' at any depth."""
+    found = [b for b in array.buffers() if b is not None]
+    stack = [array]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, pa.DictionaryArray):
+            found += _buffers(node.dictionary)
+            stack.append(node.indices)
+        else:
+            stack += _children(node)
+    return found
+
+
+def check_inside_region(batch: pa.RecordBatch, size: int, offset: int, length: int, who: str) -> None:
+    """Raise ReadOutsideRegion when the batch a reader resolved holds canary words from outside its region (ERR-2).
+
+    The harness lays a position-keyed canary over the data area around every planted region; a reader that
+    trusted offsets or lengths past its region copies those words into the batch it answers with.
+    """
+    index = canary_index(HEADER_SIZE - 8, size, (offset, offset + length))
+    for column, array in zip(batch.schema.names, batch.columns, strict=True):
+        for buffer in _buffers(array):
+            hit = find_canary(memoryview(buffer), index)
+            if hit is not None:
+                raise ReadOutsideRegion(
+                    f"ERR-2: {who} resolved the region ({offset}, {length}) to a batch whose column {column!r} "
+                    f"holds segment bytes from outside it: byte {hit[0]} of one of its buffers is the canary "
+                    f"of segment offset {hit[1]} (read outside its region)")
+

@@ -82,6 +82,28 @@ def canary(offset: int, length: int) -> bytes:
     return b"".join(bytes(chunk) for _, chunk in canary_chunks(offset, length))
 
 
+def canary_index(lo: int, hi: int, skip: tuple[int, int] = (0, 0)) -> dict[bytes, int]:
+    """Every whole canary word of absolute bytes ``lo..hi`` outside ``skip`` (a range), keyed by its bytes.
+
+    The words are keyed hashes of their positions, so eight bytes equal to one of them anywhere in a batch
+    were copied from that offset of the segment, at whatever alignment.
+    """
+    first, last = -(-lo // 8), hi // 8
+    raw = canary(8 * first, 8 * (last - first)) if last > first else b""
+    return {raw[8 * i : 8 * i + 8]: 8 * (first + i) for i in range(last - first)
+            if not skip[0] - 8 < 8 * (first + i) < skip[1]}
+
+
+def find_canary(data: bytes | memoryview, index: dict[bytes, int]) -> tuple[int, int] | None:
+    """The first (position in ``data``, absolute segment offset) where ``data`` holds a canary word of ``index``."""
+    view = bytes(data)
+    for at in range(len(view) - 7):
+        offset = index.get(view[at : at + 8])
+        if offset is not None:
+            return at, offset
+    return None
+
+
 def _same(a: memoryview, b: memoryview) -> bool:
     """Byte equality by memcmp (memoryview's own == unpacks element by element)."""
     return bool(pa.py_buffer(a).equals(pa.py_buffer(b)))

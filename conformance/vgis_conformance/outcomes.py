@@ -18,14 +18,26 @@ HARNESS_ERROR = "harness error"
 UNAVAILABLE = "peer unavailable"
 RECOMMENDED_NOT_MET = "recommended not met"
 """A case of the recommended tier (a SHOULD clause) whose check failed: a warning, not a failure of the run."""
+READ_OUTSIDE_REGION = "read outside its region"
+"""A resolve answered with a batch carrying segment bytes from outside the pointer's region (ERR-2): worse than
+a missing rejection, because the reader exposed another region's data, or the header's."""
 
-OUTCOMES = (PASSED, FAILED, NOT_APPLICABLE, EXPECTED_FAILURE, UNEXPECTED_PASS, TIMEOUT, CRASH, HARNESS_ERROR,
-            UNAVAILABLE, RECOMMENDED_NOT_MET)
-BAD = frozenset({FAILED, UNEXPECTED_PASS, TIMEOUT, CRASH, HARNESS_ERROR, UNAVAILABLE})
+OUTCOMES = (PASSED, FAILED, READ_OUTSIDE_REGION, NOT_APPLICABLE, EXPECTED_FAILURE, UNEXPECTED_PASS, TIMEOUT, CRASH,
+            HARNESS_ERROR, UNAVAILABLE, RECOMMENDED_NOT_MET)
+BAD = frozenset({FAILED, READ_OUTSIDE_REGION, UNEXPECTED_PASS, TIMEOUT, CRASH, HARNESS_ERROR, UNAVAILABLE})
 SHORT = {
-    PASSED: "ok", FAILED: "FAIL", NOT_APPLICABLE: "n/a", EXPECTED_FAILURE: "xfail", UNEXPECTED_PASS: "XPASS",
-    TIMEOUT: "TIMEOUT", CRASH: "CRASH", HARNESS_ERROR: "ERROR", UNAVAILABLE: "UNAVAIL", RECOMMENDED_NOT_MET: "warn",
+    PASSED: "ok", FAILED: "FAIL", READ_OUTSIDE_REGION: "LEAK", NOT_APPLICABLE: "n/a", EXPECTED_FAILURE: "xfail",
+    UNEXPECTED_PASS: "XPASS", TIMEOUT: "TIMEOUT", CRASH: "CRASH", HARNESS_ERROR: "ERROR", UNAVAILABLE: "UNAVAIL",
+    RECOMMENDED_NOT_MET: "warn",
 }
+
+
+class ReadOutsideRegion(Exception):
+    """A check found bytes from outside the resolved region in the resolved batch; reported as READ_OUTSIDE_REGION.
+
+    Not an AssertionError, so a known-failures line expecting a wrong answer does not hide it: only a line
+    tagged ``[leak]`` expects it.
+    """
 NA_PREFIX = "not applicable: "
 UNAVAILABLE_PREFIX = "PEER UNAVAILABLE: "
 PEER_PARAMS = ("peer", "producer", "consumer")

@@ -34,6 +34,7 @@ from vgis_conformance.outcomes import (
     NA_PREFIX,
     NOT_APPLICABLE,
     PASSED,
+    READ_OUTSIDE_REGION,
     RECOMMENDED_NOT_MET,
     TIMEOUT,
     UNAVAILABLE,
@@ -41,6 +42,7 @@ from vgis_conformance.outcomes import (
     UNEXPECTED_PASS,
     CaseResult,
     KnownFailure,
+    ReadOutsideRegion,
     read_known_failures,
 )
 from vgis_conformance.peer import Peer, names_of_pids
@@ -49,6 +51,8 @@ from vgis_conformance.protocol import PeerCrashed, PeerFailure, PeerTimeout
 # A known-failures reason starting with this expects the peer process to die (a fault its library
 # cannot recover from, such as Go's fatal out-of-memory); the harness still restarts it and cleans up.
 CRASH_TAG = "[crash]"
+# ... and this expects it to answer with a batch holding bytes from outside its region (ERR-2).
+LEAK_TAG = "[leak]"
 
 
 def selected_manifests(config: pytest.Config) -> list[Manifest]:
@@ -185,7 +189,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             listed = known.get(peer, {})
             line = listed.get(case_id) or listed.get(f"{case_id}@{role}")
             if line is not None:
-                raises = (AssertionError, PeerCrashed) if line.reason.startswith(CRASH_TAG) else AssertionError
+                raises: tuple[type[BaseException], ...] = (AssertionError,)
+                if line.reason.startswith(CRASH_TAG):
+                    raises += (PeerCrashed,)
+                if line.reason.startswith(LEAK_TAG):
+                    raises += (ReadOutsideRegion,)
                 item.add_marker(pytest.mark.xfail(reason=f"{peer}: {line.text}", strict=True, raises=raises))
                 item.vgis_known_lines = {**getattr(item, "vgis_known_lines", {}), peer: line}  # type: ignore[attr-defined]
 
@@ -312,6 +320,8 @@ def _outcome(report: pytest.TestReport, call: pytest.CallInfo[None]) -> str:
         return TIMEOUT
     if excinfo.errisinstance(PeerFailure):
         return str(getattr(excinfo.value, "outcome", CRASH))
+    if excinfo.errisinstance(ReadOutsideRegion):
+        return READ_OUTSIDE_REGION
     if excinfo.errisinstance((AssertionError, pytest.fail.Exception)):
         return FAILED
     return HARNESS_ERROR

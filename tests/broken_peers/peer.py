@@ -44,7 +44,7 @@ ref = _load_reference()
 
 import pyarrow as pa  # noqa: E402
 
-from vgis import allocator, framing, header, pointer, region, segment  # noqa: E402
+from vgis import allocator, errors, framing, header, pointer, region, segment  # noqa: E402
 
 Json = dict[str, Any]
 
@@ -226,6 +226,27 @@ def schema_metadata_in_region() -> None:
     framing._write_stream = write_stream
 
 
+def reads_past_region() -> None:
+    """Stream-framed resolve trusts the region's own framing: it reads the schema and the first batch from the
+    offset on, up to the segment's end, and skips validation, so a message that runs past the region reads
+    the bytes that follow it (ERR-2, PTR-10)."""
+    original = region.read_batch  # the one pointer imports
+
+    def read_batch(seg: segment.Segment, offset: int, length: int, schema: pa.Schema) -> pa.RecordBatch:
+        if framing.framing_of(schema) is not framing.Framing.STREAM:
+            return original(seg, offset, length, schema)
+        region.check_bounds(seg, offset, length)
+        try:
+            reader = pa.ipc.open_stream(pa.py_buffer(seg.buf[offset:]))
+            if not reader.schema.equals(schema):
+                raise errors.SchemaMismatch("PTR-11", f"region schema {reader.schema} differs from {schema}")
+            return reader.read_next_batch()
+        except (StopIteration, pa.ArrowException, OSError, ValueError) as exc:
+            raise errors.IpcError("FRAME-1", f"not a stream: {exc!r}") from exc
+
+    pointer.read_batch = read_batch  # type: ignore[attr-defined, assignment]  # deliberate patch of pointer's import
+
+
 PATCHES: dict[str, Callable[[], None]] = {
     "big-endian-num-allocs": big_endian_num_allocs,
     "last-fit": last_fit,
@@ -237,6 +258,7 @@ PATCHES: dict[str, Callable[[], None]] = {
     "schema-metadata-in-region": schema_metadata_in_region,
     "old-canary-past-entry": old_canary_past_entry,
     "shifted-copy-past-entry": shifted_copy_past_entry,
+    "reads-past-region": reads_past_region,
 }
 
 
