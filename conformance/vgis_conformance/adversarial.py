@@ -29,10 +29,12 @@ import pyarrow.ipc as ipc
 from vgis.framing import region_size, walk
 from vgis.header import HEADER_SIZE, MAX_ALLOCS
 from vgis.pointer import LENGTH_KEY, LOG_LEVEL_KEY, OFFSET_KEY
+from vgis_conformance.array_faults import FAULTS
+from vgis_conformance.array_faults import regions as fault_regions
 from vgis_conformance.fixtures import FIXTURES_DIR, dump_json, ipc_cases
 
 CORPUS_DIR: Path = FIXTURES_DIR / "adversarial"
-GROUPS = ("headers", "tables", "pointers", "regions", "names")
+GROUPS = ("headers", "tables", "pointers", "regions", "arrays", "names")
 SEED = 20_260_601
 """The seed of every random byte in the corpus."""
 
@@ -836,6 +838,27 @@ def _regions(c: _Corpus, regions: dict[str, bytes], batches: dict[str, pa.Record
         ["PTR-10", "PTR-11", "ERR-1"], dict_region, "signed-ints", ["ipc_error", "schema_mismatch"])
 
 
+# arrays -------------------------------------------------------------------------------
+
+
+def _arrays(c: _Corpus) -> None:
+    """PTR-12: invalid array data inside valid framing (array_faults), one case per fault and framing."""
+    for fault in FAULTS:
+        for framing, (batch, data) in fault_regions(fault).items():
+            name = f"{fault.name}-{framing}"
+            bins = {f"{name}.bin": data, f"{name}-schema.bin": _schema_bytes(batch.schema)}
+            step = {**_resolve("signed-ints", D, len(data), fault.expect), "schema_bin": f"{name}-schema.bin",
+                    "schema_text": str(batch.schema)}
+            if "decoded" in fault.expect:
+                step.pop("expect_batch", None)
+                step["expect_bin"] = f"{name}-batch.bin"
+                bins[f"{name}-batch.bin"] = _stream([batch])
+            allowed = "decoded or ipc_error (PTR-12 group 3)" if fault.group == 3 else "ipc_error"
+            c.add("arrays", name, f"{fault.what}, {framing}-framed: {allowed}; never a read outside the region",
+                  ["PTR-12", "PTR-10", "ERR-2"], [step], segment={"by": "peer", "size": S},
+                  plant=[{"at": D, "bin": f"{name}.bin"}], table={"entries": [[D, len(data)]]}, bins=bins)
+
+
 # names --------------------------------------------------------------------------------
 
 
@@ -893,7 +916,7 @@ def generate() -> dict[str, bytes]:
     corpus = _Corpus()
     builders: list[Callable[[], None]] = [
         lambda: _headers(corpus), lambda: _tables(corpus, regions), lambda: _pointers(corpus, regions, schemas),
-        lambda: _regions(corpus, regions, batches), lambda: _names(corpus),
+        lambda: _regions(corpus, regions, batches), lambda: _arrays(corpus), lambda: _names(corpus),
     ]
     for build in builders:
         build()
