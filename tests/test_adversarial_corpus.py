@@ -209,12 +209,23 @@ def test_grid_reveals_a_reader_that_trusts_the_advertisement() -> None:
 
 
 def test_only_larger_advertisements_of_valid_segments_have_a_recommended_twin() -> None:
-    recommended = {c.case_id for c in CASES if c.tier == "recommended"}
+    recommended = {c.case_id for c in CASES if c.tier == "recommended" and c.group == "headers"}
     want = {f"headers/attach-obj-{size}-ad-{label}-ds-obj-refused" for size in GRID_OBJECTS if size > HEADER_SIZE
             for label, advertised in advertisements(size) if advertised is not None and advertised > size}
     assert recommended == want and len(want) == 10
     for case_id in want:
         assert BY_ID[case_id].steps == [{**BY_ID[case_id[:-len("-refused")]].steps[0], "expect": ["bad_header"]}]
+
+
+def test_shrunk_cases_are_recommended_and_truncate_between_attach_and_the_operation() -> None:
+    """LIFE-14 is a SHOULD (a wrong answer warns) while a death still fails ERR-2; the truncate is the middle step."""
+    shrunk = [c for c in CASES if c.group == "shrunk"]
+    assert len(shrunk) == 6 and all(c.tier == "recommended" for c in shrunk)
+    for case in shrunk:
+        attach, truncate, touch = case.steps
+        assert (attach["op"], attach["expect"], truncate["op"]) == ("attach", ["ok"], "truncate"), case.case_id
+        assert truncate["size"] in (4096, 65536) and touch["op"] in ("resolve", "allocate", "free", "write")
+        assert touch["expect"] == ["bad_header", "out_of_bounds", "ipc_error"], case.case_id
 
 
 @pytest.mark.parametrize("shape", list(WIDE_BATCHES))

@@ -79,6 +79,7 @@ class Target:
     owned_by_harness: bool = False
     extra_handles: list[str] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
+    shrunk: bool = False  # a truncate step shrank the object: the harness no longer maps it
 
     def header(self) -> bytes:
         return self.mapping.read(0, HEADER_SIZE) if self.mapping is not None else b""
@@ -263,6 +264,21 @@ class Runner:
                 assert not memory.exists(name), f"LIFE-1: the rejected create left {name!r} behind"
             return kind, result, None
         assert t.handle is not None, f"{op} needs a handle: the recipe must create or attach first"
+        if op == "truncate":
+            # Unmap first: the harness's own reads of the mapping would fault past the new end.
+            if t.mapping is not None:
+                t.mapping.close()
+                t.mapping = None
+            t.shrunk = True
+            os.truncate(memory.shm_path(t.name), int(step["size"]))
+            return "", {"outcome": "ok"}, None
+        if t.shrunk and op in ("allocate", "free", "write"):
+            # The object shrank under both mappings (a truncate step): only the answer's kind is checked.
+            args: dict[str, Any] = {k: step[k] for k in ("size", "offset") if k in step}
+            if op == "write":
+                args["batch"] = self.batch_path(step)
+            kind, result = self.call(op, segment=t.handle, **args)
+            return kind, ({"outcome": "ok"} if not kind else result), None
         if op == "allocate":
             kind, result = self.call(op, segment=t.handle, size=step["size"])
             if kind:

@@ -34,7 +34,7 @@ from vgis_conformance.array_faults import regions as fault_regions
 from vgis_conformance.fixtures import FIXTURES_DIR, dump_json, ipc_cases
 
 CORPUS_DIR: Path = FIXTURES_DIR / "adversarial"
-GROUPS = ("headers", "tables", "pointers", "regions", "arrays", "names")
+GROUPS = ("headers", "tables", "pointers", "regions", "arrays", "shrunk", "names")
 SEED = 20_260_601
 """The seed of every random byte in the corpus."""
 
@@ -44,7 +44,8 @@ OUTCOMES = frozenset({
 })
 """What a step may be expected to answer (README.md, "Outcomes")."""
 
-OPS = frozenset({"attach", "create", "allocate", "free", "shrink", "write", "resolve"})
+OPS = frozenset({"attach", "create", "allocate", "free", "shrink", "write", "resolve", "truncate"})
+"""``truncate`` is the harness's own step: it shrinks the object under the peer (``size`` bytes)."""
 TIERS = ("required", "recommended")
 """A recipe's ``tier``: ``recommended`` cases check a SHOULD, and a failure is a warning ("recommended not met")."""
 
@@ -859,6 +860,39 @@ def _arrays(c: _Corpus) -> None:
                   plant=[{"at": D, "bin": f"{name}.bin"}], table={"entries": [[D, len(data)]]}, bins=bins)
 
 
+# shrunk -------------------------------------------------------------------------------
+
+
+SHRUNK_ERRORS = ["bad_header", "out_of_bounds", "ipc_error"]
+"""What a reader may answer for a mapping whose object shrank (LIFE-14): any typed error, never a death."""
+
+
+def _shrunk(c: _Corpus, regions: dict[str, bytes]) -> None:
+    """LIFE-14 and ERR-2: the creator truncates the object after the peer attached, then the peer is asked to
+    touch the part that is gone. Touching it through the old mapping is SIGBUS; the peer must not die.
+
+    The recommended tier (LIFE-14 is a SHOULD): an answer other than a typed error is a warning, while a peer
+    that dies is still a crash, a failure of ERR-2."""
+    region = regions["signed-ints"]
+    n = len(region)
+    plant, table, bins = [{"at": D, "bin": "signed-ints.bin"}], {"entries": [[D, n]]}, {"signed-ints.bin": region}
+    operations: list[tuple[str, str, dict[str, Any], list[str]]] = [
+        ("resolve", "resolve the planted region", _resolve("signed-ints", D, n, SHRUNK_ERRORS), []),
+        ("allocate", "allocate 8 bytes", _step("allocate", SHRUNK_ERRORS, size=8), ["allocate"]),
+        ("free", "free the planted region's entry", _step("free", SHRUNK_ERRORS, offset=D), ["allocate"]),
+        ("write", "write a small batch", _step("write", SHRUNK_ERRORS, batch="signed-ints"), []),
+    ]
+    for to, what in ((D, "65,536 bytes (the header only)"), (4096, "4,096 bytes (one page of the header)")):
+        for op, verb, step, needs in operations:
+            if to == D and op in ("allocate", "free"):
+                continue  # the table is all in the header, which is still there: nothing to tell
+            c.add("shrunk", f"to-{to}-then-{op}",
+                  f"The peer attaches a valid {S}-byte segment, the harness truncates the object to {what}, then "
+                  f"the peer is asked to {verb}: a typed error ({', '.join(SHRUNK_ERRORS)}), never a fault",
+                  ["LIFE-14", "ERR-2"], [_attach(["ok"]), _step("truncate", ["ok"], size=to), step],
+                  {"by": "harness", "size": S}, plant, table=table, needs=needs, bins=bins, tier="recommended")
+
+
 # names --------------------------------------------------------------------------------
 
 
@@ -916,7 +950,8 @@ def generate() -> dict[str, bytes]:
     corpus = _Corpus()
     builders: list[Callable[[], None]] = [
         lambda: _headers(corpus), lambda: _tables(corpus, regions), lambda: _pointers(corpus, regions, schemas),
-        lambda: _regions(corpus, regions, batches), lambda: _arrays(corpus), lambda: _names(corpus),
+        lambda: _regions(corpus, regions, batches), lambda: _arrays(corpus), lambda: _shrunk(corpus, regions),
+        lambda: _names(corpus),
     ]
     for build in builders:
         build()

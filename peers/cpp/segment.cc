@@ -54,14 +54,14 @@ std::unique_ptr<Segment> Segment::Create(const std::string& requested, uint64_t 
     base = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (base == MAP_FAILED) err = errno;
   }
-  close(fd);
   if (base == MAP_FAILED) {
+    close(fd);
     shm_unlink(name.c_str());
     throw BadName("LIFE-1", "cannot size or map '" + name + "': " + Errno(err));
   }
   uint64_t actual = static_cast<uint64_t>(st.st_size);
   InitializeHeader(static_cast<uint8_t*>(base), actual);  // LIFE-3
-  return std::unique_ptr<Segment>(new Segment(name, static_cast<uint8_t*>(base), actual, true));
+  return std::unique_ptr<Segment>(new Segment(name, static_cast<uint8_t*>(base), actual, true, fd));
 }
 
 std::unique_ptr<Segment> Segment::Attach(const std::string& requested, std::optional<uint64_t> size) {
@@ -99,21 +99,31 @@ std::unique_ptr<Segment> Segment::Attach(const std::string& requested, std::opti
   }
   void* base = mmap(nullptr, static_cast<size_t>(actual), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   err = errno;
-  close(fd);
-  if (base == MAP_FAILED) throw BadName("LIFE-9", "cannot map '" + name + "': " + Errno(err));
+  if (base == MAP_FAILED) {
+    close(fd);
+    throw BadName("LIFE-9", "cannot map '" + name + "': " + Errno(err));
+  }
   try {
     ValidateHeader(static_cast<const uint8_t*>(base), actual);  // LIFE-4..7
   } catch (...) {
     munmap(base, static_cast<size_t>(actual));  // LIFE-12: nothing stays mapped
+    close(fd);
     throw;
   }
-  return std::unique_ptr<Segment>(new Segment(name, static_cast<uint8_t*>(base), actual, false));
+  return std::unique_ptr<Segment>(new Segment(name, static_cast<uint8_t*>(base), actual, false, fd));
 }
 
 Segment::~Segment() { Close(); }
 
 uint8_t* Segment::data() const {
   if (base_ == nullptr) throw BadRequest("-", "segment '" + name_ + "' is closed");
+  // LIFE-14: a byte of the mapping past the object's current end is SIGBUS when touched (ERR-2).
+  struct stat st;
+  if (fstat(fd_, &st) != 0) throw BadHeader("LIFE-14", "cannot stat '" + name_ + "': " + Errno(errno));
+  if (static_cast<uint64_t>(st.st_size) < size_) {
+    throw BadHeader("LIFE-14", "the object shrank to " + std::to_string(st.st_size) + " bytes under its " +
+                                   std::to_string(size_) + "-byte mapping");
+  }
   return base_;
 }
 
@@ -121,6 +131,10 @@ void Segment::Close() {
   if (base_ != nullptr) {
     munmap(base_, static_cast<size_t>(size_));
     base_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    close(fd_);
+    fd_ = -1;
   }
 }
 

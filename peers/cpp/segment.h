@@ -29,7 +29,7 @@ class Segment {
   bool owner() const { return owner_; }
   bool is_open() const { return base_ != nullptr; }
 
-  // The mapping; throws bad_request after close().
+  // The mapping; throws bad_request after close(), bad_header if the object shrank under it (LIFE-14).
   uint8_t* data() const;
   Allocator allocator() const { return Allocator(data(), size_); }
 
@@ -38,12 +38,13 @@ class Segment {
   bool unlinked() const { return unlinked_; }
 
  private:
-  Segment(std::string name, uint8_t* base, uint64_t size, bool owner)
-      : name_(std::move(name)), base_(base), size_(size), owner_(owner) {}
+  Segment(std::string name, uint8_t* base, uint64_t size, bool owner, int fd)
+      : name_(std::move(name)), base_(base), size_(size), owner_(owner), fd_(fd) {}
   std::string name_;
   uint8_t* base_;
   uint64_t size_;
   bool owner_;
+  int fd_;  // kept open for data()'s fstat (LIFE-14); closed by Close()
   bool unlinked_ = false;
 };
 

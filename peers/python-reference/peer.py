@@ -52,6 +52,8 @@ class Handler:
         segment = self.segments[handle]
         if segment.closed and not closed_ok:
             raise InvalidArgument("-", f"segment handle {handle!r} is closed")
+        if not segment.closed:
+            segment.check_live()
         return segment
 
     def _keep(self, segment: Segment) -> Json:

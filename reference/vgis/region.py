@@ -34,7 +34,8 @@ def write_batch(segment: Segment, batch: pa.RecordBatch) -> tuple[int, int] | No
 
 
 def check_bounds(segment: Segment, offset: int, length: int) -> None:
-    """A region must lie in the data area of the segment (PTR-9)."""
+    """A region must lie in the data area of the segment (PTR-9), and the segment must not have shrunk (LIFE-14)."""
+    segment.check_live()
     if offset < HEADER_SIZE:
         raise OutOfBounds("PTR-9", f"offset {offset} lies inside the {HEADER_SIZE}-byte header")
     if offset + length > segment.size or offset + length >= 1 << 64:

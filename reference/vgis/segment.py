@@ -103,6 +103,15 @@ class Segment:
             raise
         return cls(name, mapping, actual, owner=False)
 
+    def check_live(self) -> None:
+        """Fail with ``bad_header`` if the object shrank under the mapping (LIFE-14), before anything touches it.
+
+        A byte of the mapping past the object's current end raises SIGBUS when read or written, which no
+        process survives (ERR-2); the mapping's object size is one ``fstat`` away (``mmap.size``).
+        """
+        if self._map is not None and (now := self._map.size()) < self.size:
+            raise BadHeader("LIFE-14", f"the object shrank to {now} bytes under its {self.size}-byte mapping")
+
     def header(self) -> Header:
         """The decoded header as it is now."""
         return decode(self.buf[:HEADER_SIZE])

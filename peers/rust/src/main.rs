@@ -167,9 +167,12 @@ impl Peer {
     fn seg(&mut self, req: &Json) -> Result<&mut Segment> {
         let h = self.handle(req)?;
         let name = h.name.clone();
-        h.segment
+        let segment = h
+            .segment
             .as_mut()
-            .ok_or_else(|| bad_request("-", format!("segment {name:?} is closed")))
+            .ok_or_else(|| bad_request("-", format!("segment {name:?} is closed")))?;
+        segment.check_live()?;
+        Ok(segment)
     }
 
     fn keep(&mut self, segment: Segment) -> Json {

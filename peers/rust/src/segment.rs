@@ -74,6 +74,8 @@ pub struct Segment {
     size: usize,
     ptr: *mut u8,
     owner: bool,
+    /// Kept open so that `check_live` can `fstat` the object (LIFE-14).
+    fd: Fd,
 }
 
 impl Segment {
@@ -122,6 +124,7 @@ impl Segment {
                     size: actual,
                     ptr,
                     owner: true,
+                    fd,
                 };
                 header::initialize(seg.bytes_mut(), actual as u64);
                 Ok(seg)
@@ -204,6 +207,7 @@ impl Segment {
             size,
             ptr,
             owner: false,
+            fd,
         })
     }
 
@@ -285,8 +289,23 @@ impl Segment {
         Ok(Some((offset, length)))
     }
 
-    /// The bytes of a region, after the PTR-9 bounds checks.
+    /// Fail with `bad_header` if the object shrank under the mapping (LIFE-14): a byte of the mapping past
+    /// the object's current end is SIGBUS when touched, which no process survives (ERR-2).
+    pub fn check_live(&self) -> Result<()> {
+        let now = object_size(&self.fd)
+            .map_err(|e| bad_header("LIFE-14", format!("cannot stat {:?}: {e}", self.name)))?;
+        if now < self.size as u64 {
+            return Err(bad_header(
+                "LIFE-14",
+                format!("the object shrank to {now} bytes under its {}-byte mapping", self.size),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The bytes of a region, after the LIFE-14 and PTR-9 checks.
     pub fn region(&self, offset: u64, length: u64) -> Result<&[u8]> {
+        self.check_live()?;
         if offset < HEADER_SIZE as u64 {
             return Err(out_of_bounds(
                 "PTR-9",
