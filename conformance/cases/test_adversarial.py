@@ -329,7 +329,27 @@ class Runner:
             decoded = decode_region(pa.py_buffer(region), batch.schema)
             assert decoded.equals(batch), "the written region does not decode to the batch"
             return "", {"outcome": "written"}, (entry[0], entry[0] + entry[1])
+        if op == "read":
+            return self.read(step)
         return self.resolve(step)
+
+    def read(self, step: dict[str, Any]) -> tuple[str, dict[str, Any], tuple[int, int] | None]:
+        """The ``read`` op: decode the region at (offset, length) under the step's schema, no pointer involved."""
+        schema = schema_of(self.case, step)
+        out = self.kit.out()
+        claimed = claimed_region(step["metadata"])
+        assert claimed is not None, "a read step names its region in metadata"
+        kind, result = self.call("read", segment=self.t.handle, offset=claimed[0], length=claimed[1],
+                                 schema=self.kit.schema_file(schema), out=out)
+        if kind:
+            return kind, result, None
+        got = load_answer(self.kit, out, self.peer.name)
+        if self.t.mapping is not None:
+            check_inside_region(got, self.t.size, *claimed, self.peer.name)
+        if "decoded" in step["expect"]:
+            want = expected_batch(self.case, step)
+            assert got.equals(want), f"decoded-equal: the region read as\n{got}\nexpected\n{want}"
+        return "", {"outcome": "decoded"}, None
 
     def batch_path(self, step: dict[str, Any]) -> str:
         """The batch file a write step sends: a ``fixtures/ipc`` case, or the case's own ``batch_bin``."""
@@ -347,7 +367,7 @@ class Runner:
                                  metadata=metadata, out=out)
         if kind:
             return kind, result, None
-        got = self.kit.load(out)
+        got = load_answer(self.kit, out, self.peer.name)
         claimed = claimed_region(metadata)
         if result["pointer"] and self.t.mapping is not None and claimed is not None:
             check_inside_region(got, self.t.size, *claimed, self.peer.name)
@@ -361,6 +381,14 @@ class Runner:
             assert got.equals(want), f"decoded-equal: the region resolved to\n{got}\nexpected\n{want}"
             assert str(result["release_offset"]) == metadata[OFF], f"PTR-6: release_offset in {result}"
         return "", {"outcome": "decoded"}, None
+
+
+def load_answer(kit: Kit, out: str, who: str) -> pa.RecordBatch:
+    """The batch a peer wrote to ``out``; a file Arrow cannot read back is the peer's failure, not the harness's."""
+    try:
+        return kit.load(out)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise AssertionError(f"{who} answered with an out file that is not a valid batch: {exc}") from exc
 
 
 def claimed_region(metadata: dict[str, str]) -> tuple[int, int] | None:

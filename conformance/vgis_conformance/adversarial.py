@@ -44,7 +44,7 @@ OUTCOMES = frozenset({
 })
 """What a step may be expected to answer (README.md, "Outcomes")."""
 
-OPS = frozenset({"attach", "create", "allocate", "free", "shrink", "write", "resolve", "truncate"})
+OPS = frozenset({"attach", "create", "allocate", "free", "shrink", "write", "resolve", "read", "truncate"})
 """``truncate`` is the harness's own step: it shrinks the object under the peer (``size`` bytes)."""
 TIERS = ("required", "recommended")
 """A recipe's ``tier``: ``recommended`` cases check a SHOULD, and a failure is a warning ("recommended not met")."""
@@ -855,9 +855,12 @@ def _arrays(c: _Corpus) -> None:
                 step["expect_bin"] = f"{name}-batch.bin"
                 bins[f"{name}-batch.bin"] = _stream([batch])
             allowed = "decoded or ipc_error (PTR-12 group 3)" if fault.group == 3 else "ipc_error"
-            c.add("arrays", name, f"{fault.what}, {framing}-framed: {allowed}; never a read outside the region",
-                  ["PTR-12", "PTR-10", "ERR-2"], [step], segment={"by": "peer", "size": S},
-                  plant=[{"at": D, "bin": f"{name}.bin"}], table={"entries": [[D, len(data)]]}, bins=bins)
+            for op, extra in (("resolve", []), ("read", ["read"])):
+                c.add("arrays", name if op == "resolve" else f"{name}-read",
+                      f"{fault.what}, {framing}-framed, by {op}: {allowed}; never a read outside the region",
+                      ["PTR-12", "PTR-10", "ERR-2"], [{**step, "op": op}], segment={"by": "peer", "size": S},
+                      plant=[{"at": D, "bin": f"{name}.bin"}], table={"entries": [[D, len(data)]]}, bins=bins,
+                      needs=extra)
 
 
 # shrunk -------------------------------------------------------------------------------
