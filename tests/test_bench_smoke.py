@@ -40,3 +40,25 @@ def test_bench_quick_writes_json_and_png(tmp_path: Path) -> None:
     leaked = {p for p in set(SHM_DIR.iterdir()) - before if "bench" in p.name or "overhead" in p.name
               or "zerocopy" in p.name}
     assert not leaked
+
+
+def test_bench_memory_measures_a_read_from_outside_the_peer(tmp_path: Path) -> None:
+    """``bench --memory`` writes a row per schema with both reads answered; the reference copies a dictionary
+    region (it rebuilds a stream from it) and not a stream-framed one, which the figures must show."""
+    before = set(SHM_DIR.iterdir())
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "vgis_conformance.cli", "bench", "--memory", "--peer", "python-reference",
+         "--sizes", "4M", "--out", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((out / "memory.json").read_text())
+    assert not data["errors"]
+    rows = {r["schema"]: r for r in data["rows"]}
+    assert set(rows) == {"plain", "dictionary"}
+    assert all(r["real"]["answer"] == "ok" and r["claimed"]["answer"] == "ipc_error" for r in rows.values())
+    region = rows["dictionary"]["region"]
+    assert rows["dictionary"]["real"]["copied"] >= region, "the dictionary-framed read copies the region"
+    assert rows["plain"]["real"]["copied"] < rows["plain"]["region"] // 2, "the stream-framed read is zero-copy"
+    assert not {p for p in set(SHM_DIR.iterdir()) - before if "mem" in p.name}

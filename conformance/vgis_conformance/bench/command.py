@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from vgis_conformance.bench import render
+from vgis_conformance.bench import memory, render
 from vgis_conformance.bench.batches import DEFAULT_SIZES, QUICK_SIZES, SCHEMAS, parse_size
 from vgis_conformance.bench.driver import (
     SMALL_REPEAT_FACTOR,
@@ -28,6 +28,7 @@ from vgis_conformance.bench.figures import plot
 from vgis_conformance.bench.machine import machine, machine_after
 from vgis_conformance.bench.stats import Run, crossover, ratios, verdicts
 from vgis_conformance.bench.suite import time_suite
+from vgis_conformance.manifest import Manifest
 from vgis_conformance.protocol import Json, PeerError, PeerFailure
 from vgis_conformance.sources import add_source_argument, with_sources
 
@@ -50,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", action="store_true",
                         help="also time `pytest conformance` serial and -n auto with 1, 2, ... peers")
     parser.add_argument("--suite-only", action="store_true", help="only the suite timing")
+    parser.add_argument("--memory", action="store_true",
+                        help="only the memory a reader adds while reading one region of each size "
+                             "(memory.json; default sizes 1M,16M,256M,1G)")
     parser.add_argument("--markdown", action="store_true",
                         help="measure nothing: print RESULTS.md's tables from the JSON files in --out")
 
@@ -75,6 +79,24 @@ def _result(run: Run, peers: list[str], sizes: list[int], repeat: int, info: Jso
     }
 
 
+MEMORY_SIZES = [1 << 20, 16 << 20, 256 << 20, 1 << 30]
+
+
+def _memory(args: argparse.Namespace, manifests: Sequence[Manifest], out_dir: Path) -> int:
+    """``bench --memory``: one read per peer, schema and size, its peak memory measured from outside."""
+    sizes = sorted({parse_size(s) for s in args.sizes.split(",") if s}) or MEMORY_SIZES
+    errors: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="vgis-bench-mem-") as tmp:
+        rows = memory.measure(manifests, sizes, Path(tmp), args.timeout, errors)
+    result = {"machine": machine(), "rows": rows, "errors": errors}
+    (out_dir / "memory.json").write_text(json.dumps(result, indent=1) + "\n")
+    print("\n".join(render.table(memory.HEADERS, memory.table(rows), "console")))
+    for line in errors:
+        print(f"  error: {line}")
+    print(f"\n[bench] wrote {out_dir / 'memory.json'}")
+    return 1 if errors or not rows else 0
+
+
 def main(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
     """Run the benchmarks; 0 when every selected peer was measured without error."""
     out_dir = Path(args.out)
@@ -83,6 +105,8 @@ def main(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
         return 0
     out_dir.mkdir(parents=True, exist_ok=True)
     manifests = with_sources(select_peers(args.peer), args.peer_source)
+    if args.memory:
+        return _memory(args, manifests, out_dir)
     suite: Json | None = None
     if args.suite or args.suite_only:
         suite = {"machine": machine(), **time_suite(manifests, extra)}
