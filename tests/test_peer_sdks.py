@@ -1,5 +1,6 @@
-"""The peer SDKs' own tests, built with their toolchains: the C++ SDK's vgis_peer_test.cc (warnings as errors)
-and the Go SDK's ``go vet`` and ``go test``. Outside CI a missing toolchain skips; under CI it fails."""
+"""The peers' own checks, with their toolchains: the C++ SDK's vgis_peer_test.cc (warnings as errors), the Go
+SDK's gofmt, ``go vet`` and ``go test``, and cargo fmt and clippy over both Rust peers. Outside CI a missing
+toolchain skips; under CI it fails."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from vgis_conformance.manifest import cache_root
 
 SDK = Path(__file__).resolve().parents[1] / "peers" / "sdk"
 
@@ -40,3 +43,18 @@ def test_go_sdk_is_vetted_formatted_and_passes_its_tests() -> None:
     for argv in ([go, "vet", "./..."], [go, "test", "./..."]):
         proc = subprocess.run(argv, cwd=SDK / "go", capture_output=True, text=True, timeout=600, check=False)
         assert proc.returncode == 0, f"{' '.join(argv[1:])}:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+
+
+@pytest.mark.parametrize("crate", ["rust", "vgi-rpc-rust"])
+def test_rust_peer_is_formatted_and_clippy_clean(crate: str) -> None:
+    """``cargo fmt --check`` and ``cargo clippy -D warnings`` over the peer's crate, in the kit's target folder."""
+    cargo = _require("cargo")
+    folder = SDK.parent / crate
+    fmt = subprocess.run([cargo, "fmt", "--check"], cwd=folder, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert fmt.returncode == 0, f"cargo fmt would change {crate}:\n{fmt.stdout[-3000:]}"
+    target = cache_root() / "cargo-target"
+    clippy = subprocess.run([cargo, "clippy", "--release", "--locked", "--ignore-rust-version", "--target-dir",
+                             str(target), "--", "-D", "warnings"], cwd=folder, capture_output=True, text=True,
+                            timeout=1200, check=False)
+    assert clippy.returncode == 0, f"cargo clippy on {crate}:\n{clippy.stderr[-4000:]}"

@@ -102,10 +102,9 @@ fn touch_data(data: &ArrayData) -> u64 {
 /// children and dictionary values included); the sum goes through
 /// `black_box` so the reads cannot be optimised away.
 pub fn touch(batch: &RecordBatch) -> u64 {
-    let sum = batch
-        .columns()
-        .iter()
-        .fold(0u64, |a, column| a.wrapping_add(touch_data(&column.to_data())));
+    let sum = batch.columns().iter().fold(0u64, |a, column| {
+        a.wrapping_add(touch_data(&column.to_data()))
+    });
     black_box(sum)
 }
 
@@ -268,7 +267,8 @@ pub fn pipe_write(path: &str, batch: &RecordBatch, repeat: u64) -> Result<(Vec<f
             },
         );
         {
-            let mut writer = StreamWriter::try_new(&mut sink, &batch.schema()).map_err(|e| ipc(&e))?;
+            let mut writer =
+                StreamWriter::try_new(&mut sink, &batch.schema()).map_err(|e| ipc(&e))?;
             writer.write(batch).map_err(|e| ipc(&e))?;
             writer.finish().map_err(|e| ipc(&e))?;
         }
@@ -285,14 +285,17 @@ pub fn pipe_write(path: &str, batch: &RecordBatch, repeat: u64) -> Result<(Vec<f
 pub fn pipe_read(path: &str, repeat: u64) -> Result<(Vec<f64>, u64)> {
     // Keep-alive ends (see the module comment). A non-blocking read open never
     // waits; the write open then cannot fail with ENXIO, as we are a reader.
-    let keep_read = open_fifo(path, false).map_err(|e| os_err("cannot open for reading", path, e))?;
+    let keep_read =
+        open_fifo(path, false).map_err(|e| os_err("cannot open for reading", path, e))?;
     check_fifo(&keep_read, path)?;
-    let keep_write = open_fifo(path, true).map_err(|e| os_err("cannot open for writing", path, e))?;
+    let keep_write =
+        open_fifo(path, true).map_err(|e| os_err("cannot open for writing", path, e))?;
     let mut seconds = Vec::new();
     let mut bytes = 0;
     let ipc = |e: &dyn std::fmt::Display| fail("ipc_error", format!("reading {path:?}: {e}"));
     for _ in 0..repeat {
-        let file = open_fifo(path, false).map_err(|e| os_err("cannot open for reading", path, e))?;
+        let file =
+            open_fifo(path, false).map_err(|e| os_err("cannot open for reading", path, e))?;
         wait_readable(&file).map_err(|e| os_err("waiting for the writer of", path, e))?;
         let start = Instant::now();
         let mut source = PipeSource { file, count: 0 };

@@ -297,7 +297,10 @@ impl Segment {
         if now < self.size as u64 {
             return Err(bad_header(
                 "LIFE-14",
-                format!("the object shrank to {now} bytes under its {}-byte mapping", self.size),
+                format!(
+                    "the object shrank to {now} bytes under its {}-byte mapping",
+                    self.size
+                ),
             ));
         }
         Ok(())

@@ -263,7 +263,12 @@ fn bench_err(f: bench::Failure) -> Failure {
 /// allocate `length` (which then lands at `offset`), free the fillers. The
 /// table ends as `before` was. No other process allocates meanwhile: the
 /// harness waits for the bench answer.
-fn replace_entry(alloc: &ShmAllocator, before: &[(u64, u64)], offset: u64, length: u64) -> Result<()> {
+fn replace_entry(
+    alloc: &ShmAllocator,
+    before: &[(u64, u64)],
+    offset: u64,
+    length: u64,
+) -> Result<()> {
     let now = alloc.dump_allocs();
     if now.iter().any(|&(o, _)| o == offset) {
         return Ok(());
