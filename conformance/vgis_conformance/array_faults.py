@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.ipc as ipc
 
 from vgis.framing import walk
+from vgis_conformance.fixtures import stream_bytes
 
 ROWS = 291
 """Rows of the patched columns: a length no buffer offset or other field node of those batches shares."""
@@ -165,10 +165,7 @@ def regions(fault: Fault) -> dict[str, tuple[pa.RecordBatch, bytes]]:
         if framing == "message" and not top_dict:
             columns, names = [column, _key(len(column))], ["c", "k"]
         batch = pa.RecordBatch.from_arrays(columns, names)
-        sink = pa.BufferOutputStream()
-        with ipc.new_stream(sink, batch.schema) as writer:
-            writer.write_batch(batch)
-        stream = sink.getvalue().to_pybytes()
+        stream = stream_bytes(batch)
         messages, _ = walk(stream)
         data = stream if framing == "stream" else stream[messages[0].end:messages[-1].offset]
         if fault.patch is not None:

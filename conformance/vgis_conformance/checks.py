@@ -138,7 +138,7 @@ def check_inside_region(batch: pa.RecordBatch, size: int, offset: int, length: i
             hit = find_canary(memoryview(buffer), index)
             if hit is not None:
                 raise ReadOutsideRegion(
-                    f"ERR-2: {who} resolved the region ({offset}, {length}) to a batch whose column {column!r} "
+                    f"ERR-2: {who} decoded the region ({offset}, {length}) to a batch whose column {column!r} "
                     f"holds segment bytes from outside it: byte {hit[0]} of one of its buffers is the canary "
                     f"of segment offset {hit[1]} (read outside its region)")
 

@@ -36,8 +36,8 @@ def _status(pid: int) -> dict[str, int]:
     return fields
 
 
-def _around(peer: Peer, op: str, **args: object) -> tuple[Json, str]:
-    """One request with the peak reset before it: (the figures, the answer's error kind or '')."""
+def _around(peer: Peer, op: str, **args: object) -> Json:
+    """One request with the peak reset before it: its figures, and its answer (``ok`` or the error kind)."""
     assert peer.process is not None and peer.process.pid is not None
     pid = peer.process.pid
     Path(f"/proc/{pid}/clear_refs").write_text("5")
@@ -50,7 +50,7 @@ def _around(peer: Peer, op: str, **args: object) -> tuple[Json, str]:
     after = _status(pid)
     added = after["VmHWM"] - before["VmRSS"]
     shmem = max(0, after["RssShmem"] - before["RssShmem"])
-    return {"added": added, "shmem_touched": shmem, "copied": max(0, added - shmem), "answer": kind or "ok"}, kind
+    return {"added": added, "shmem_touched": shmem, "copied": max(0, added - shmem), "answer": kind or "ok"}
 
 
 def _release(peer: Peer, seg: Json) -> None:
@@ -81,14 +81,14 @@ def measure_peer(peer: Peer, sizes: Sequence[int], workdir: Path) -> list[Json]:
             with Mapping(str(seg["name"])) as mapping:
                 offset = mapping.place(data)
             assert offset is not None, "a fresh segment sized for the region holds it"
-            real, _ = _around(peer, "read", segment=seg["segment"], offset=offset, length=len(data),
+            real = _around(peer, "read", segment=seg["segment"], offset=offset, length=len(data),
                               schema=str(schema_path), out=str(out))
         finally:
             _release(peer, seg)
             out.unlink(missing_ok=True)
         seg = peer.call("create", name=segment_name("mem-sparse"), size=HEADER_SIZE + len(data))
         try:
-            claimed, _ = _around(peer, "read", segment=seg["segment"], offset=HEADER_SIZE, length=len(data),
+            claimed = _around(peer, "read", segment=seg["segment"], offset=HEADER_SIZE, length=len(data),
                                  schema=str(schema_path), out=str(out))
         finally:
             _release(peer, seg)
