@@ -382,7 +382,7 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
             self.model = Model(self.seg.map.header_bytes(full=True), self.seg.size)
             self.seg.map.fill_data()
             self.pending: list[tuple[int, int, int, int]] = []  # (offset, length, batch index, writer)
-            self.held: list[tuple[int, int]] = []  # resolved, not yet freed: (offset, reader)
+            self.held: list[tuple[int, int, int]] = []  # resolved, not yet freed: (offset, length, reader)
             self.freed: list[int] = []
             self.record = Record(producer.name, consumer.name, self.seg.size)
             on_new(self.record)
@@ -550,7 +550,7 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
             if offset % 8 and "resolve-unaligned" in withheld_by.get(a.peer.name, ()):
                 # Known to fail on unaligned regions: the region was checked through the harness at write
                 # time; the reader only frees it, later.
-                self.held.append((offset, reader))
+                self.held.append((offset, length, reader))
                 return
             metadata = {OFFSET_KEY.decode(): str(offset), LENGTH_KEY.decode(): str(length)}
             out = self.kit.out()
@@ -567,13 +567,13 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
                 f"PTR-5: {SOURCE_KEY.decode()} is {md.get(SOURCE_KEY.decode())!r}, the segment is {self.seg.name!r}")
             got = self.kit.load(out)
             assert got.equals(batch), f"{a.peer.name} resolved ({offset}, {length}) to\n{got}\nnot\n{batch}"
-            self.held.append((offset, reader))
+            self.held.append((offset, length, reader))
 
         @precondition(lambda self: bool(self.held))
         @rule(pick=picks)
         def release(self, pick: int) -> None:
             """The reader frees a region it resolved earlier (PTR-6): its entry is still listed, so free succeeds."""
-            offset, reader = self.held.pop(pick % len(self.held))
+            offset, _, reader = self.held.pop(pick % len(self.held))
             self.free_region(reader, offset)
 
         def free_region(self, reader: int, offset: int) -> None:
