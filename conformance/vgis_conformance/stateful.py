@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
@@ -67,6 +67,13 @@ from vgis_conformance.protocol import Json, PeerError
 DATA_SIZE = 256 * 1024
 SEGMENT_SIZE = HEADER_SIZE + DATA_SIZE
 STEP_COUNT = 20
+# The seed every pair's examples are drawn from. Hypothesis would derive a derandomized run's seed from a
+# digest of the machine class's source text, so a formatting or no-op edit of the class changed which examples
+# ran (and a pair's verdict with them); this is that digest as it was when the seed was fixed, so the examples
+# stayed what they were.
+SEED = int(
+    "32472128113468290199750124045185713651832662808979579672087581189135294391638025673483836883382358478587320335745737"
+)
 CLAUSES = ("ALLOC-1", "ALLOC-2", "ALLOC-3", "ALLOC-4", "ALLOC-5", "ALLOC-6", "ALLOC-7", "WRITE-1", "WRITE-3",
            "FRAME-1", "FRAME-3", "PTR-5", "PTR-6", "HDR-7", "HDR-9", "HDR-10", "ERR-1")
 
@@ -598,13 +605,13 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
                     f"HDR-7: {a.peer.name} lists {listed}, the model has {self.model.entries()}")
 
     Machine.__name__ = f"VgisMachine[{producer.name}->{consumer.name}]"
-    return Machine
+    return seed(SEED)(Machine)
 
 
 def machine_settings(examples: int) -> settings:
     """Settings for one pair: ``examples`` runs of up to STEP_COUNT steps, no deadline, no database.
 
-    Derandomized, so that a pair's verdict is the same in every run and a known
+    Drawn from the fixed SEED, so that a pair's verdict is the same in every run and a known
     failure stays listed; ``--stateful-examples`` (nightly) explores further.
     """
     return settings(max_examples=examples, stateful_step_count=STEP_COUNT, deadline=None, database=None,
