@@ -41,8 +41,10 @@ CASES = load_cases()
 
 def test_regeneration_changes_nothing() -> None:
     problems = adversarial.check()
-    assert not problems, "fixtures/adversarial is out of date; run " \
+    assert not problems, (
+        "fixtures/adversarial is out of date; run "
         "`python -m vgis_conformance.adversarial --regenerate`:\n" + "\n".join(problems[:20])
+    )
 
 
 def test_regenerate_removes_stale_files_and_keeps_the_readme(tmp_path: Path) -> None:
@@ -84,26 +86,62 @@ def test_readme_documents_every_group_and_outcome() -> None:
         assert f"`{outcome}`" in text, outcome
 
 
-@pytest.mark.parametrize("name", [
-    "headers/attach-bad-magic-one-byte", "headers/attach-version-0", "headers/attach-version-2",
-    "headers/attach-version-max", "headers/attach-data-size-plus-one", "headers/attach-data-size-plus-page",
-    "headers/attach-obj-131072-ad-obj-plus-1-ds-obj", "headers/attach-obj-131072-ad-obj-less-1-ds-obj",
-    "headers/attach-obj-131072-ad-obj-plus-1-ds-obj-refused",
-    "headers/attach-obj-0-ad-none", "headers/attach-num-allocs-4095", "headers/attach-num-allocs-4096",
-    "headers/attach-num-allocs-max", "tables/unsorted-allocate-8", "tables/overlapping-free",
-    "tables/entry-past-end-write", "tables/entry-inside-header-shrink", "tables/zero-length-allocate-8",
-    "tables/duplicate-offsets-free", "tables/num-allocs-max-free", "tables/unsorted-resolve",
-    "pointers/out-of-bounds-offset-24", "pointers/out-of-bounds-end-past-segment-by-one",
-    "pointers/out-of-bounds-length-u64-max", "pointers/offset-negative", "pointers/offset-non-numeric",
-    "pointers/offset-empty", "pointers/offset-leading-space", "pointers/offset-plus", "pointers/offset-leading-zero",
-    "pointers/offset-hex", "pointers/missing-length", "pointers/log-level-and-offset", "pointers/rows-with-offset",
-    "pointers/schema-other-types", "regions/stream-truncated-in-body-of-message-1",
-    "regions/dict-truncated-at-message-1-record-batch", "regions/stream-random-1024", "regions/dict-without-dictionary",
-    "regions/stream-without-eos", "regions/stream-two-record-batches", "regions/dict-trailing-zeros",
-    "regions/stream-compressed-lz4", "regions/dict-compressed-zstd", "regions/stream-body-length-past-end",
-    "regions/stream-metadata-length-past-end", "names/attach-extra-leading-slash", "names/attach-embedded-nul",
-    "names/attach-overlong-300", "names/attach-missing", "names/attach-mode-0000",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "headers/attach-bad-magic-one-byte",
+        "headers/attach-version-0",
+        "headers/attach-version-2",
+        "headers/attach-version-max",
+        "headers/attach-data-size-plus-one",
+        "headers/attach-data-size-plus-page",
+        "headers/attach-obj-131072-ad-obj-plus-1-ds-obj",
+        "headers/attach-obj-131072-ad-obj-less-1-ds-obj",
+        "headers/attach-obj-131072-ad-obj-plus-1-ds-obj-refused",
+        "headers/attach-obj-0-ad-none",
+        "headers/attach-num-allocs-4095",
+        "headers/attach-num-allocs-4096",
+        "headers/attach-num-allocs-max",
+        "tables/unsorted-allocate-8",
+        "tables/overlapping-free",
+        "tables/entry-past-end-write",
+        "tables/entry-inside-header-shrink",
+        "tables/zero-length-allocate-8",
+        "tables/duplicate-offsets-free",
+        "tables/num-allocs-max-free",
+        "tables/unsorted-resolve",
+        "pointers/out-of-bounds-offset-24",
+        "pointers/out-of-bounds-end-past-segment-by-one",
+        "pointers/out-of-bounds-length-u64-max",
+        "pointers/offset-negative",
+        "pointers/offset-non-numeric",
+        "pointers/offset-empty",
+        "pointers/offset-leading-space",
+        "pointers/offset-plus",
+        "pointers/offset-leading-zero",
+        "pointers/offset-hex",
+        "pointers/missing-length",
+        "pointers/log-level-and-offset",
+        "pointers/rows-with-offset",
+        "pointers/schema-other-types",
+        "regions/stream-truncated-in-body-of-message-1",
+        "regions/dict-truncated-at-message-1-record-batch",
+        "regions/stream-random-1024",
+        "regions/dict-without-dictionary",
+        "regions/stream-without-eos",
+        "regions/stream-two-record-batches",
+        "regions/dict-trailing-zeros",
+        "regions/stream-compressed-lz4",
+        "regions/dict-compressed-zstd",
+        "regions/stream-body-length-past-end",
+        "regions/stream-metadata-length-past-end",
+        "names/attach-extra-leading-slash",
+        "names/attach-embedded-nul",
+        "names/attach-overlong-300",
+        "names/attach-missing",
+        "names/attach-mode-0000",
+    ],
+)
 def test_required_case_exists(name: str) -> None:
     assert name in {c.case_id for c in CASES}
 
@@ -140,9 +178,12 @@ def test_two_record_batches_share_one_dictionary() -> None:
 def test_validate_recipe_rejects_malformed() -> None:
     good = json.loads((CORPUS_DIR / "pointers" / "offset-plus.json").read_text())
     validate_recipe(good, "ok")
-    for broken in ({**good, "group": "nope"}, {**good, "steps": []},
-                   {**good, "steps": [{**good["steps"][0], "op": "explode"}]},
-                   {**good, "steps": [{**good["steps"][0], "expect": ["maybe"]}]}):
+    for broken in (
+        {**good, "group": "nope"},
+        {**good, "steps": []},
+        {**good, "steps": [{**good["steps"][0], "op": "explode"}]},
+        {**good, "steps": [{**good["steps"][0], "expect": ["maybe"]}]},
+    ):
         with pytest.raises(ValueError):
             validate_recipe(broken, "broken")
 
@@ -151,11 +192,13 @@ def test_validate_recipe_rejects_bad_tiers_probes_and_writes() -> None:
     good = json.loads((CORPUS_DIR / "headers" / "attach-obj-131072-ad-obj-ds-obj.json").read_text())
     validate_recipe(good, "ok")
     write = {"op": "write", "batch": "signed-ints", "expect": ["written"]}
-    for broken in ({**good, "tier": "optional"},
-                   {**good, "steps": [{**good["steps"][0], "probe": True}]},
-                   {**good, "steps": [good["steps"][0], {**good["steps"][1], "probe": "yes"}]},
-                   {**good, "steps": [{**write, "batch_bin": "x.bin"}]},
-                   {**good, "steps": [{"op": "write", "expect": ["written"]}]}):
+    for broken in (
+        {**good, "tier": "optional"},
+        {**good, "steps": [{**good["steps"][0], "probe": True}]},
+        {**good, "steps": [good["steps"][0], {**good["steps"][1], "probe": "yes"}]},
+        {**good, "steps": [{**write, "batch_bin": "x.bin"}]},
+        {**good, "steps": [{"op": "write", "expect": ["written"]}]},
+    ):
         with pytest.raises(ValueError):
             validate_recipe(broken, "broken")
 
@@ -210,11 +253,16 @@ def test_grid_reveals_a_reader_that_trusts_the_advertisement() -> None:
 
 def test_only_larger_advertisements_of_valid_segments_have_a_recommended_twin() -> None:
     recommended = {c.case_id for c in CASES if c.tier == "recommended" and c.group == "headers"}
-    want = {f"headers/attach-obj-{size}-ad-{label}-ds-obj-refused" for size in GRID_OBJECTS if size > HEADER_SIZE
-            for label, advertised in advertisements(size) if advertised is not None and advertised > size}
+    want = {
+        f"headers/attach-obj-{size}-ad-{label}-ds-obj-refused"
+        for size in GRID_OBJECTS
+        if size > HEADER_SIZE
+        for label, advertised in advertisements(size)
+        if advertised is not None and advertised > size
+    }
     assert recommended == want and len(want) == 10
     for case_id in want:
-        assert BY_ID[case_id].steps == [{**BY_ID[case_id[:-len("-refused")]].steps[0], "expect": ["bad_header"]}]
+        assert BY_ID[case_id].steps == [{**BY_ID[case_id[: -len("-refused")]].steps[0], "expect": ["bad_header"]}]
 
 
 def test_shrunk_cases_are_recommended_and_truncate_between_attach_and_the_operation() -> None:
@@ -238,7 +286,7 @@ def test_wide_batches_outgrow_cheap_estimates_and_meet_a_gap_at_the_end(shape: s
             region = region_size(batch)
             assert region > batch.get_total_buffer_size() + 4096 and region > batch.nbytes + 4096, shape
             entries = [tuple(e) for e in case.table["entries"]]  # type: ignore[index]
-            (start, gap), = free_runs(entries, case.segment["size"])
+            ((start, gap),) = free_runs(entries, case.segment["size"])
             assert start + gap == case.segment["size"] and case.steps[0]["expect"] == ["written", "null"]
             gaps.append(gap - region)
     assert sorted(gaps) == [-64, -1, 0, 1, 64, 4096], shape
@@ -293,7 +341,9 @@ def test_a_null_write_may_only_have_changed_bytes_of_a_free_range() -> None:
     header, before = _header([(HEADER_SIZE, 100)]), bytes([0xA5]) * 65_536
     in_gap = before[:200] + b"\x00" * 50 + before[250:]
     assert runner.released_reservation(header, before, in_gap, HEADER_SIZE + 65_536) == (
-        HEADER_SIZE + 200, HEADER_SIZE + 250)
+        HEADER_SIZE + 200,
+        HEADER_SIZE + 250,
+    )
     assert runner.released_reservation(header, before, before, HEADER_SIZE + 65_536) is None
     into_entry = before[:50] + b"\x00" + before[51:300] + b"\x00" + before[301:]
     with pytest.raises(AssertionError, match="overlaps the listed entry"):

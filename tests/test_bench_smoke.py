@@ -20,9 +20,21 @@ def test_bench_quick_writes_json_and_png(tmp_path: Path) -> None:
     before = set(SHM_DIR.iterdir())
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "vgis_conformance.cli", "bench", "--quick", "--peer", "python-reference",
-         "--out", str(out)],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "vgis_conformance.cli",
+            "bench",
+            "--quick",
+            "--peer",
+            "python-reference",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads((out / "bench.json").read_text())
@@ -30,15 +42,20 @@ def test_bench_quick_writes_json_and_png(tmp_path: Path) -> None:
     assert not data["errors"]
     assert len(data["sizes"]) == 2 and data["repeat"] == 2
     actions = {(s["schema"], s["size"], s["action"]) for s in data["samples"]}
-    assert actions == {(schema, size, action) for schema in ("plain", "dictionary") for size in data["sizes"]
-                       for action in ("write", "resolve", "memcpy", "pipe")}
+    assert actions == {
+        (schema, size, action)
+        for schema in ("plain", "dictionary")
+        for size in data["sizes"]
+        for action in ("write", "resolve", "memcpy", "pipe")
+    }
     assert all(s["bytes"] > 0 and len(s["seconds"]) >= 2 for s in data["samples"])
     assert data["overhead"]["python-reference"]["requests_per_s"] > 0
     assert data["zero_copy"]["zero_copy"] is True
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "overtakes the pipe" in proc.stdout
-    leaked = {p for p in set(SHM_DIR.iterdir()) - before if "bench" in p.name or "overhead" in p.name
-              or "zerocopy" in p.name}
+    leaked = {
+        p for p in set(SHM_DIR.iterdir()) - before if "bench" in p.name or "overhead" in p.name or "zerocopy" in p.name
+    }
     assert not leaked
 
 
@@ -48,9 +65,23 @@ def test_bench_memory_measures_a_read_from_outside_the_peer(tmp_path: Path) -> N
     before = set(SHM_DIR.iterdir())
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "vgis_conformance.cli", "bench", "--memory", "--peer", "python-reference",
-         "--sizes", "4M", "--out", str(out)],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "vgis_conformance.cli",
+            "bench",
+            "--memory",
+            "--peer",
+            "python-reference",
+            "--sizes",
+            "4M",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads((out / "memory.json").read_text())

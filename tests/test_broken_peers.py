@@ -57,21 +57,31 @@ EXPECT: dict[str, Expect] = {
     # differently; a recipe with no allocation or a single exact gap cannot tell.
     "last-fit": Expect(
         select="test_recipe or test_permissions",
-        caught={"header/recipe/golden-two-entry": "failed", "header/recipe/first-fit-prefers-earliest-gap": "failed",
-                "header/recipe/gap-before-first-entry": "failed", "header/recipe/exact-fill": "failed"},
+        caught={
+            "header/recipe/golden-two-entry": "failed",
+            "header/recipe/first-fit-prefers-earliest-gap": "failed",
+            "header/recipe/gap-before-first-entry": "failed",
+            "header/recipe/exact-fill": "failed",
+        },
         passes=("header/recipe/empty", "header/recipe/no-gap", "header/permissions-0600"),
-        says={"header/recipe/golden-two-entry": "ALLOC-1",
-              "header/recipe/first-fit-prefers-earliest-gap": "ALLOC-1"},
+        says={"header/recipe/golden-two-entry": "ALLOC-1", "header/recipe/first-fit-prefers-earliest-gap": "ALLOC-1"},
     ),
     # Only dictionary-framed writes change; stream-framed writes and reading golden regions do not.
     # The cross case is one per batch: the pair's dictionary batch fails, its stream batch still passes.
     "eos-in-dict-framing": Expect(
         select=f"({WRITE_DICT}) or (test_read_golden and dict-int8)"
-               " or (write_then_resolve and (dict-int8 or signed-ints))",
-        caught={"framing/write/dict-int8-utf8": "failed", "framing/write/dict-two-columns": "failed",
-                "cross/write-then-resolve/dict-int8-utf8": "failed"},
-        passes=("framing/write/signed-ints", "framing/write/floats", "framing/read-golden/dict-int8-utf8",
-                "cross/write-then-resolve/signed-ints"),
+        " or (write_then_resolve and (dict-int8 or signed-ints))",
+        caught={
+            "framing/write/dict-int8-utf8": "failed",
+            "framing/write/dict-two-columns": "failed",
+            "cross/write-then-resolve/dict-int8-utf8": "failed",
+        },
+        passes=(
+            "framing/write/signed-ints",
+            "framing/write/floats",
+            "framing/read-golden/dict-int8-utf8",
+            "cross/write-then-resolve/signed-ints",
+        ),
         says={"framing/write/dict-int8-utf8": "EOS", "framing/write/dict-two-columns": "FRAME-3"},
     ),
     "schema-in-dict-framing": Expect(
@@ -84,53 +94,80 @@ EXPECT: dict[str, Expect] = {
     # zero-row batch is never written, a batch that does not fit gets no pointer, resolving parses only.
     "hex-pointer-offsets": Expect(
         select="(make_pointer or maybe_write or resolve_metadata) and not then",
-        caught={**{f"pointer/make-pointer/{schema}/{at}": "failed"
-                   for schema in ("signed-ints", "dict-int8-utf8", "unions")
-                   for at in ("(65536,1)", "(123456789012,4096)", "(18446744073709551615,9223372036854775808)")},
-                "pointer/maybe-write-pointer": "failed"},
-        passes=("pointer/maybe-write-zero-rows", "pointer/maybe-write-does-not-fit",
-                "pointer/resolve-metadata/signed-ints"),
+        caught={
+            **{
+                f"pointer/make-pointer/{schema}/{at}": "failed"
+                for schema in ("signed-ints", "dict-int8-utf8", "unions")
+                for at in ("(65536,1)", "(123456789012,4096)", "(18446744073709551615,9223372036854775808)")
+            },
+            "pointer/maybe-write-pointer": "failed",
+        },
+        passes=(
+            "pointer/maybe-write-zero-rows",
+            "pointer/maybe-write-does-not-fit",
+            "pointer/resolve-metadata/signed-ints",
+        ),
         says={"pointer/make-pointer/signed-ints/(65536,1)": "PTR-2"},
     ),
     # Only the magic check is gone: every other rejected header is still rejected.
     "magic-not-validated": Expect(
         select="test_attach_rejects",
         caught={"lifecycle/attach-rejects/bad-magic": "failed"},
-        passes=("lifecycle/attach-rejects/version-0", "lifecycle/attach-rejects/version-2",
-                "lifecycle/attach-rejects/data-size-plus-one", "lifecycle/attach-rejects/num-allocs-4095",
-                "lifecycle/attach-rejects-small-object/100"),
+        passes=(
+            "lifecycle/attach-rejects/version-0",
+            "lifecycle/attach-rejects/version-2",
+            "lifecycle/attach-rejects/data-size-plus-one",
+            "lifecycle/attach-rejects/num-allocs-4095",
+            "lifecycle/attach-rejects-small-object/100",
+        ),
         says={"lifecycle/attach-rejects/bad-magic": "accepted attach"},
     ),
     # The reported region and the table are right; one canary byte just past the entry is not.
     "write-past-entry": Expect(
         select="(test_write and not then and (signed-ints or strings or dict-int8)) or (test_read_golden and signed)",
-        caught={"framing/write/signed-ints": "failed", "framing/write/strings": "failed",
-                "framing/write/dict-int8-utf8": "failed"},
+        caught={
+            "framing/write/signed-ints": "failed",
+            "framing/write/strings": "failed",
+            "framing/write/dict-int8-utf8": "failed",
+        },
         passes=("framing/read-golden/signed-ints",),
-        says={"framing/write/signed-ints": "WRITE-3", "framing/write/strings": "WRITE-3",
-              "framing/write/dict-int8-utf8": "WRITE-3"},
+        says={
+            "framing/write/signed-ints": "WRITE-3",
+            "framing/write/strings": "WRITE-3",
+            "framing/write/dict-int8-utf8": "WRITE-3",
+        },
     ),
     # The bytes past the entry become 0xA5 or a copy of themselves shifted by one: the canary is a keyed hash
     # of each word's position, so neither reads as canary (a uniform 0xA5 canary passed both). Table-only
     # operations write no data and still pass.
-    **{defect: Expect(
-        select="(test_write and not then and (signed-ints or strings)) or contained-write or unsorted-write"
-               " or test_table_ops_never_touch_data",
-        caught={"framing/write/signed-ints": "failed", "framing/write/strings": "failed",
+    **{
+        defect: Expect(
+            select="(test_write and not then and (signed-ints or strings)) or contained-write or unsorted-write"
+            " or test_table_ops_never_touch_data",
+            caught={
+                "framing/write/signed-ints": "failed",
+                "framing/write/strings": "failed",
                 "adversarial/case/tables/contained-write": "failed",
-                "adversarial/case/tables/unsorted-write": "failed"},
-        passes=("allocator/table-ops-never-touch-data",),
-        says={"framing/write/signed-ints": "WRITE-3",
-              "adversarial/case/tables/unsorted-write": "outside its own entry"},
-    ) for defect in ("old-canary-past-entry", "shifted-copy-past-entry")},
+                "adversarial/case/tables/unsorted-write": "failed",
+            },
+            passes=("allocator/table-ops-never-touch-data",),
+            says={
+                "framing/write/signed-ints": "WRITE-3",
+                "adversarial/case/tables/unsorted-write": "outside its own entry",
+            },
+        )
+        for defect in ("old-canary-past-entry", "shifted-copy-past-entry")
+    },
     # Resolve reads the stream from the offset to the segment's end, unvalidated: a region cut inside its last
     # body decodes with the canary that follows it, which the harness finds in the answered batch (ERR-2). Whole
     # regions decode as before.
     "reads-past-region": Expect(
         select="stream-truncated or (test_resolve and signed-ints)",
         caught={"adversarial/case/regions/stream-truncated-in-body-of-message-1": "read outside its region"},
-        passes=("adversarial/case/regions/stream-truncated-in-prefix-of-message-0",
-                "adversarial/case/regions/stream-truncated-in-metadata-of-message-1"),
+        passes=(
+            "adversarial/case/regions/stream-truncated-in-prefix-of-message-0",
+            "adversarial/case/regions/stream-truncated-in-metadata-of-message-1",
+        ),
         says={"adversarial/case/regions/stream-truncated-in-body-of-message-1": "canary of segment offset"},
     ),
     # attach still refuses every num_allocs > 4,094 but zeroes data bytes first: the data check runs for every
@@ -145,8 +182,11 @@ EXPECT: dict[str, Expect] = {
     # A crash in a case of the recommended tier is a crash, not a warning.
     "crash": Expect(
         select="(test_write and not then and (signed-ints or floats)) or golden-two-entry or test_create_initializes",
-        caught={"framing/write/signed-ints": "crash", "framing/write/floats": "crash",
-                "framing/write-byte-exact/floats": "crash"},
+        caught={
+            "framing/write/signed-ints": "crash",
+            "framing/write/floats": "crash",
+            "framing/write-byte-exact/floats": "crash",
+        },
         passes=("header/recipe/golden-two-entry", "header/create-initializes/65537"),
         says={"framing/write/signed-ints": "exited with status 3 during write"},
         restarts=True,
@@ -175,8 +215,12 @@ EXPECT: dict[str, Expect] = {
     "hang": Expect(
         select="golden-two-entry or test_create_initializes or test_permissions",
         caught={"header/recipe/golden-two-entry": "timeout"},
-        passes=("header/create-initializes/65537", "header/create-initializes/69632",
-                "header/create-initializes/1065536", "header/permissions-0600"),
+        passes=(
+            "header/create-initializes/65537",
+            "header/create-initializes/69632",
+            "header/create-initializes/1065536",
+            "header/permissions-0600",
+        ),
         says={"header/recipe/golden-two-entry": "no answer to allocate"},
         restarts=True,
     ),
@@ -220,9 +264,26 @@ def run_broken(defect: str, select: str, tmp: Path, *extra: str) -> Run:
     """``pytest conformance`` against ``broken-<defect>``; waits for it and loads its report."""
     log = tmp / "segments.log"
     command = f"{shlex.quote(sys.executable)} {shlex.quote(str(PEER))} --defect {defect}"
-    argv = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider", "-n", "0",
-            "--peer-cmd", f"broken-{defect}={command}", "--peer-timeout", "3",
-            "--report-dir", str(tmp / "report"), "-k", select, *extra]
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "conformance",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        "0",
+        "--peer-cmd",
+        f"broken-{defect}={command}",
+        "--peer-timeout",
+        "3",
+        "--report-dir",
+        str(tmp / "report"),
+        "-k",
+        select,
+        *extra,
+    ]
     env = {**os.environ, "VGIS_BROKEN_SEGMENT_LOG": str(log)}
     env.pop("PYTEST_XDIST_WORKER", None)  # the inner run is its own session ("main"), not a worker of ours
     proc = subprocess.Popen(argv, cwd=KIT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -237,9 +298,13 @@ def run_broken(defect: str, select: str, tmp: Path, *extra: str) -> Run:
     report = json.loads(path.read_text())
     lines = log.read_text().split() if log.exists() else []
     return Run(
-        returncode=proc.returncode, output=output, report=report,
-        cases={c["case_id"]: c for c in report["cases"]}, harness_pid=proc.pid,
-        peer_pids={int(p) for p in lines[0::2]}, touched=set(lines[1::2]),
+        returncode=proc.returncode,
+        output=output,
+        report=report,
+        cases={c["case_id"]: c for c in report["cases"]},
+        harness_pid=proc.pid,
+        peer_pids={int(p) for p in lines[0::2]},
+        touched=set(lines[1::2]),
     )
 
 
@@ -268,7 +333,8 @@ def test_suite_catches_defect(defect: str, tmp_path: Path) -> None:
     expect = EXPECT[defect]
     run = run_broken(defect, expect.select, tmp_path)
     assert run.returncode == expect.exit_status, (
-        f"exit status {run.returncode}, expected {expect.exit_status}:\n{run.output[-3000:]}")
+        f"exit status {run.returncode}, expected {expect.exit_status}:\n{run.output[-3000:]}"
+    )
     assert [p["name"] for p in run.report["peers"]] == [f"broken-{defect}"]
     for case_id, outcome in expect.caught.items():
         got = run.outcome(case_id)
@@ -294,11 +360,22 @@ def test_broken_peers_cover_every_defect() -> None:
     out = subprocess.run([sys.executable, str(PEER), "--help"], capture_output=True, text=True, check=True).stdout
     for defect in EXPECT:
         assert defect in out, defect
-    hello = subprocess.run([sys.executable, str(PEER), "--defect", "crash"], input='{"id": 1, "op": "hello"}\n',
-                           capture_output=True, text=True, check=True, timeout=60).stdout
-    reference = subprocess.run([sys.executable, str(KIT / "peers" / "python-reference" / "peer.py")],
-                               input='{"id": 1, "op": "hello"}\n', capture_output=True, text=True, check=True,
-                               timeout=60).stdout
+    hello = subprocess.run(
+        [sys.executable, str(PEER), "--defect", "crash"],
+        input='{"id": 1, "op": "hello"}\n',
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    reference = subprocess.run(
+        [sys.executable, str(KIT / "peers" / "python-reference" / "peer.py")],
+        input='{"id": 1, "op": "hello"}\n',
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     mine, theirs = json.loads(hello.splitlines()[0]), json.loads(reference.splitlines()[0])
     assert mine["name"] == "broken-crash"
     assert mine["capabilities"] == theirs["capabilities"]
@@ -311,8 +388,9 @@ def test_empty_known_failures_hide_nothing(tmp_path: Path) -> None:
     """An empty known-failures file does not turn the broken peer's failure into anything else."""
     empty = tmp_path / "known-failures.txt"
     empty.write_text("# nothing is known to fail\n")
-    run = run_broken("magic-not-validated", KF_SELECT, tmp_path,
-                     "--known-failures", f"broken-magic-not-validated={empty}")
+    run = run_broken(
+        "magic-not-validated", KF_SELECT, tmp_path, "--known-failures", f"broken-magic-not-validated={empty}"
+    )
     assert run.returncode == 1, run.output[-3000:]
     assert run.outcome("lifecycle/attach-rejects/bad-magic") == "failed"
     assert run.outcome("lifecycle/attach-rejects/version-0") == "passed"
@@ -322,10 +400,13 @@ def test_empty_known_failures_hide_nothing(tmp_path: Path) -> None:
 def test_known_failure_that_passes_is_unexpected_pass(tmp_path: Path) -> None:
     """Listing a case the broken peer passes fails the run as an unexpected pass; its real failure is expected."""
     listed = tmp_path / "known-failures.txt"
-    listed.write_text("lifecycle/attach-rejects/version-0  listed although the peer checks the version\n"
-                      "lifecycle/attach-rejects/bad-magic  the peer skips the magic check\n")
-    run = run_broken("magic-not-validated", KF_SELECT, tmp_path,
-                     "--known-failures", f"broken-magic-not-validated={listed}")
+    listed.write_text(
+        "lifecycle/attach-rejects/version-0  listed although the peer checks the version\n"
+        "lifecycle/attach-rejects/bad-magic  the peer skips the magic check\n"
+    )
+    run = run_broken(
+        "magic-not-validated", KF_SELECT, tmp_path, "--known-failures", f"broken-magic-not-validated={listed}"
+    )
     assert run.returncode == 1, run.output[-3000:]
     assert run.outcome("lifecycle/attach-rejects/version-0") == "unexpected pass"
     assert run.outcome("lifecycle/attach-rejects/bad-magic") == "expected failure"

@@ -16,9 +16,24 @@ KIT = Path(__file__).resolve().parents[1]
 def test_run_from_another_folder_writes_reports_there(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(KIT / "conformance"), str(KIT / "reference")])}
     proc = subprocess.run(
-        [sys.executable, "-m", "vgis_conformance.cli", "run", "--peer", "python-reference", "-n", "0",
-         "-k", "test_create_initializes"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "vgis_conformance.cli",
+            "run",
+            "--peer",
+            "python-reference",
+            "-n",
+            "0",
+            "-k",
+            "test_create_initializes",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     report = tmp_path / "reports" / "report.json"
@@ -35,9 +50,26 @@ def test_run_takes_an_unregistered_peer_by_command(tmp_path: Path) -> None:
     known.write_text("header/create-initializes/65537  planted, so the list is seen to be read\n")
     command = f"mine={sys.executable} {KIT / 'peers' / 'python-reference' / 'peer.py'}"
     proc = subprocess.run(
-        [sys.executable, "-m", "vgis_conformance.cli", "run", "-n", "0", "--peer-cmd", command,
-         "--known-failures", f"mine={known}", "--", "-k", "test_create_initializes"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "vgis_conformance.cli",
+            "run",
+            "-n",
+            "0",
+            "--peer-cmd",
+            command,
+            "--known-failures",
+            f"mine={known}",
+            "--",
+            "-k",
+            "test_create_initializes",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     cases = json.loads((tmp_path / "reports" / "report.json").read_text())["cases"]
     assert {tuple(c["peers"]) for c in cases} == {("mine",)}, proc.stdout[-2000:]

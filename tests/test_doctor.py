@@ -35,8 +35,14 @@ class Doctor:
 
 def run_doctor(*args: str, timeout: float = 120) -> Doctor:
     """``vgis-conformance doctor ARGS`` in a subprocess."""
-    proc = subprocess.run([sys.executable, "-m", "vgis_conformance.cli", "doctor", *args], cwd=KIT,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vgis_conformance.cli", "doctor", *args],
+        cwd=KIT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     output = proc.stdout + proc.stderr
     steps = {m.group(2): (m.group(1), m.group(4)) for m in map(LINE.match, proc.stdout.splitlines()) if m}
     return Doctor(proc.returncode, output, steps)
@@ -74,8 +80,7 @@ EXPECT = {
     # Dies on its first write: write fails, and every later step is skipped (the peer is gone).
     "crash": Expect("5", "exited with status 3 during write", "WRITE-1", dies=True),
     # Dictionary framing keeps the EOS: only the write check sees it; reading golden regions still works.
-    "eos-in-dict-framing": Expect("5", "FRAME-3: dictionary framing must not contain an EOS", "FRAME-3",
-                                  dies=False),
+    "eos-in-dict-framing": Expect("5", "FRAME-3: dictionary framing must not contain an EOS", "FRAME-3", dies=False),
     # One canary byte past the entry.
     "write-past-entry": Expect("5", "WRITE-3: bytes written outside the entry", "WRITE-3", dies=False),
     # A non-JSON line on stdout before the header answer, which step 3 asks for.
@@ -102,7 +107,7 @@ def test_doctor_fails_the_broken_step(defect: str) -> None:
     keys = [s.key for s in STEPS]
     for key in keys[: keys.index(expect.step)]:
         assert run.steps[key][0] == "ok", run.output
-    for key in keys[keys.index(expect.step) + 1:]:
+    for key in keys[keys.index(expect.step) + 1 :]:
         status, text = run.steps[key]
         if expect.dies:
             assert (status, text) == ("skip", f"the peer is not running after step {expect.step} failed"), run.output

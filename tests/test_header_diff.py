@@ -64,11 +64,14 @@ def test_big_endian_num_allocs_names_num_allocs_and_hdr_5(shm: ShmFactory) -> No
     hdr5 = spec_clause(r"^Bytes 16\.\.20 are num_allocs")
     lines = message.splitlines()
     assert lines[0] == "recipe golden-two-entry: header differs in 2 field(s):", message
-    assert lines[1] == (f"  num_allocs @ byte 16 ({hdr5}): expected 2 (0x02000000), got 33554432 (0x00000002); "
-                        f"byte-swapped: written big-endian? {hdr5} says little-endian")
-    assert lines[2].startswith(f"  entries[2..{MAX_ALLOCS - 1}] @ bytes 56..65528 ({ENTRY_CLAUSE}, HDR-9): "
-                               "meaningful only in got (num_allocs 33554432), absent from expected: 4092 entries"), \
-        message
+    assert lines[1] == (
+        f"  num_allocs @ byte 16 ({hdr5}): expected 2 (0x02000000), got 33554432 (0x00000002); "
+        f"byte-swapped: written big-endian? {hdr5} says little-endian"
+    )
+    assert lines[2].startswith(
+        f"  entries[2..{MAX_ALLOCS - 1}] @ bytes 56..65528 ({ENTRY_CLAUSE}, HDR-9): "
+        "meaningful only in got (num_allocs 33554432), absent from expected: 4092 entries"
+    ), message
     assert lines[3] == f"  meaningful length (HDR-9): expected 56 bytes, got {24 + 16 * MAX_ALLOCS}", message
     assert len(lines) == 4, f"the slots a wrong count exposes must not bury the field at fault:\n{message}"
 
@@ -80,8 +83,7 @@ def test_differing_entries_name_offset_and_length_separately() -> None:
     assert lines[1:] == [
         f"  entries[1].offset @ byte 40 ({ENTRY_CLAUSE}): expected 65544 (0x0800010000000000), "
         "got 65552 (0x1000010000000000)",
-        f"  entries[1].length @ byte 48 ({ENTRY_CLAUSE}): expected 4 (0x0400000000000000), "
-        "got 5 (0x0500000000000000)",
+        f"  entries[1].length @ byte 48 ({ENTRY_CLAUSE}): expected 4 (0x0400000000000000), got 5 (0x0500000000000000)",
     ]
 
 
@@ -90,8 +92,10 @@ def test_missing_entry_and_equal_headers() -> None:
     got = pack_header(DATA_SIZE, TWO[:1])
     message = header_mismatch(want, got, "after free")
     assert "num_allocs @ byte 16 (HDR-5): expected 2 (0x02000000), got 1 (0x01000000)\n" in message, message
-    assert f"entries[1] @ bytes 40..56 ({ENTRY_CLAUSE}, HDR-9): meaningful only in expected (num_allocs 2), " \
-           "absent from got: 1 entries, (65544, 4)" in message, message
+    assert (
+        f"entries[1] @ bytes 40..56 ({ENTRY_CLAUSE}, HDR-9): meaningful only in expected (num_allocs 2), "
+        "absent from got: 1 entries, (65544, 4)" in message
+    ), message
     assert "byte-swapped" not in message
     assert header_mismatch(want, want, "same") == ""
 
@@ -104,19 +108,23 @@ def test_magic_is_shown_as_bytes() -> None:
 
 def test_terminal_and_html_show_the_diff_without_pytest_repeating_it() -> None:
     """``assert not problem, problem`` reaches the report as the diff plus pytest's ``assert not '...'`` of it."""
-    diff = header_mismatch(pack_header(DATA_SIZE, TWO[:1]), pack_header(DATA_SIZE, TWO[:1], num_allocs=1 << 24)[:40],
-                           "recipe no-gap")
+    diff = header_mismatch(
+        pack_header(DATA_SIZE, TWO[:1]), pack_header(DATA_SIZE, TWO[:1], num_allocs=1 << 24)[:40], "recipe no-gap"
+    )
     message = f"{diff}\nassert not {diff[:60]!r}...\n  + where ..."
     result = CaseResult(case_id="header/recipe/no-gap", peers=["mine"], outcome="failed", message=message)
     terminal = report.summary_lines([result], {})
     at = next(i for i, line in enumerate(terminal) if "header/recipe/no-gap" in line)
-    assert terminal[at + 1].strip().startswith("num_allocs @ byte 16 (HDR-5): expected 1 (0x01000000), got 16777216"), \
+    assert terminal[at + 1].strip().startswith("num_allocs @ byte 16 (HDR-5): expected 1 (0x01000000), got 16777216"), (
         terminal
+    )
     assert not any("assert not" in line for line in terminal), terminal
-    page = report.render_html({"kit_version": "0", "started": "", "duration": 0, "totals": {}, "segments": {},
-                               "peers": []}, [result])
+    page = report.render_html(
+        {"kit_version": "0", "started": "", "duration": 0, "totals": {}, "segments": {}, "peers": []}, [result]
+    )
     assert "num_allocs @ byte 16 (HDR-5): expected 1 (0x01000000)" in page
     assert "assert not" not in page and "+ where" not in page
     bare = CaseResult(case_id="x/y", peers=["mine"], outcome="failed", message="assert 1 == 2\n  + where ...")
-    assert "assert 1 == 2" in report.render_html({"kit_version": "0", "started": "", "duration": 0, "totals": {},
-                                                  "segments": {}, "peers": []}, [bare]), "a bare assert is its message"
+    assert "assert 1 == 2" in report.render_html(
+        {"kit_version": "0", "started": "", "duration": 0, "totals": {}, "segments": {}, "peers": []}, [bare]
+    ), "a bare assert is its message"

@@ -33,7 +33,7 @@ KIT = Path(__file__).resolve().parents[1]
 SHM = Path("/dev/shm")
 RUN_TIMEOUT = 240
 
-KILLABLE = '''
+KILLABLE = """
 import importlib.util, os, signal, sys
 from pathlib import Path
 
@@ -70,7 +70,7 @@ class Killable(ref.Handler):
 
 
 ref.serve(Killable())
-'''
+"""
 
 
 @dataclass
@@ -92,8 +92,19 @@ class Run:
 
 
 def run_conformance(tmp: Path, *args: str) -> Run:
-    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
-            "--report-dir", str(tmp / "report"), *args]
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        "0",
+        "--report-dir",
+        str(tmp / "report"),
+        *args,
+    ]
     env = dict(os.environ)
     env.pop("PYTEST_XDIST_WORKER", None)  # the inner run is its own session ("main"), not a worker of ours
     proc = subprocess.Popen(argv, cwd=KIT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -116,14 +127,22 @@ def summary_line(run: Run) -> str:
 
 def test_stress_kills_python_reference(tmp_path: Path) -> None:
     run = run_conformance(
-        tmp_path, "--peer", "python-reference",
-        "-k", "killed or (test_write and signed-ints and not unsigned and not byte_exact)",
-        "conformance/cases/test_stress.py", "conformance/cases/test_framing.py",
+        tmp_path,
+        "--peer",
+        "python-reference",
+        "-k",
+        "killed or (test_write and signed-ints and not unsigned and not byte_exact)",
+        "conformance/cases/test_stress.py",
+        "conformance/cases/test_framing.py",
     )
     assert run.returncode == 0, run.output[-3000:]
     outcomes = {c: r["outcome"] for c, r in run.cases.items()}
-    assert outcomes == {"stress/killed-mid-write": "passed", "stress/killed-mid-resolve": "passed",
-                        "stress/killed-mid-create": "passed", "framing/write/signed-ints": "passed"}, outcomes
+    assert outcomes == {
+        "stress/killed-mid-write": "passed",
+        "stress/killed-mid-resolve": "passed",
+        "stress/killed-mid-create": "passed",
+        "framing/write/signed-ints": "passed",
+    }, outcomes
     (peer,) = run.report["peers"]
     assert peer["restarts"] == 3, peer
     # Killed mid-write: the 4 segments it held; mid-resolve: its own segment, not the one it attached;
@@ -132,8 +151,9 @@ def test_stress_kills_python_reference(tmp_path: Path) -> None:
     segments = run.report["segments"]
     assert segments["removed_after_failure"] == 6 and segments["left_in_dev_shm"] == 0, segments
     assert segments["created"] == peer["segments_created"] >= 8, (segments, peer)
-    assert summary_line(run) == (f"segments: {segments['created']} created, 6 removed after a peer failed, "
-                                 "0 left in /dev/shm")
+    assert summary_line(run) == (
+        f"segments: {segments['created']} created, 6 removed after a peer failed, 0 left in /dev/shm"
+    )
     assert not run.left_in_dev_shm(), run.left_in_dev_shm()
 
 
@@ -142,15 +162,19 @@ def test_self_killed_peer_is_a_crash_and_leaves_nothing(tmp_path: Path) -> None:
     script.write_text(KILLABLE)
     command = " ".join(shlex.quote(str(a)) for a in (sys.executable, script, KIT, mark, log))
     run = run_conformance(
-        tmp_path, "--peer-cmd", f"killable={command}", "--peer-timeout", "10",
-        "-k", "(test_write and not byte_exact and (signed-ints or floats or strings))"
-              " or (test_read_golden and signed-ints)",
+        tmp_path,
+        "--peer-cmd",
+        f"killable={command}",
+        "--peer-timeout",
+        "10",
+        "-k",
+        "(test_write and not byte_exact and (signed-ints or floats or strings)) or (test_read_golden and signed-ints)",
         "conformance/cases/test_framing.py",
     )
     assert run.returncode == 1, f"a crash must fail the run (exit {run.returncode}):\n{run.output[-3000:]}"
     crashed = {c: r for c, r in run.cases.items() if r["outcome"] != "passed"}
     assert len(crashed) == 1, {c: r["outcome"] for c, r in run.cases.items()}
-    (case_id, case), = crashed.items()
+    ((case_id, case),) = crashed.items()
     assert case_id.startswith("framing/write/") and case["outcome"] == "crash", (case_id, case["outcome"])
     assert "killed by SIGKILL" in case["message"] and "during write" in case["message"], case["message"]
     assert case["replay"] and case["replay"]["peers"] == ["killable"], case["replay"]

@@ -30,8 +30,14 @@ U64_MAX = 2**64 - 1
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """``vgis-conformance ARGS`` in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "vgis_conformance.cli", *args], cwd=KIT, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "vgis_conformance.cli", *args],
+        cwd=KIT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def generate(lang: str, folder: Path) -> None:
@@ -44,8 +50,15 @@ def talk(folder: Path, lines: list[str]) -> tuple[list[dict[str, object]], int]:
     """Start the built peer as its peer.toml says, send ``lines``, return its responses and exit status."""
     manifest = load(folder / "peer.toml")
     argv = [manifest.expand(a) for a in manifest.start]
-    proc = subprocess.run(argv, cwd=folder, input="".join(f"{line}\n" for line in lines), capture_output=True,
-                          text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        argv,
+        cwd=folder,
+        input="".join(f"{line}\n" for line in lines),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return [json.loads(line) for line in proc.stdout.splitlines()], proc.returncode
 
 
@@ -58,11 +71,18 @@ def test_template_passes_doctor_handshake(lang: str, tmp_path: Path) -> None:
     proc = cli("doctor", "--peer-dir", str(folder), "--handshake-only", timeout=BUILD_TIMEOUT)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
-    assert re.search(rf"^ok +1 +handshake: kit-template-{lang} 0\.1\.0, language \S+, .*capabilities none$",
-                     proc.stdout, re.M), output
-    responses, status = talk(folder, [f'{{"id": {U64_MAX}, "op": "hello"}}', '{"id": 2, "op": "create", '
-                                      f'"name": "/x", "size": {U64_MAX}}}', '{"id": 3, "op": "shutdown"}',
-                                      '{"id": 4, "op": "hello"}'])
+    assert re.search(
+        rf"^ok +1 +handshake: kit-template-{lang} 0\.1\.0, language \S+, .*capabilities none$", proc.stdout, re.M
+    ), output
+    responses, status = talk(
+        folder,
+        [
+            f'{{"id": {U64_MAX}, "op": "hello"}}',
+            f'{{"id": 2, "op": "create", "name": "/x", "size": {U64_MAX}}}',
+            '{"id": 3, "op": "shutdown"}',
+            '{"id": 4, "op": "hello"}',
+        ],
+    )
     assert status == 0, responses
     assert [r["id"] for r in responses] == [U64_MAX, 2, 3], responses
     hello, create, shutdown = responses

@@ -20,8 +20,10 @@ from vgis_conformance.builder import PeerUnavailable, cache_key, ensure_built
 from vgis_conformance.manifest import Manifest, Upstream, load, lookup, registry
 from vgis_conformance.outcomes import FAILED, UNAVAILABLE, CaseResult, read_known_failures
 
-RECORD = "import os, sys, pathlib; p = pathlib.Path(sys.argv[1]); p.mkdir(parents=True, exist_ok=True); " \
-         "(p / 'builds').open('a').write(os.environ.get('VGIS_PEER_SOURCE_DIR', '-') + '\\n')"
+RECORD = (
+    "import os, sys, pathlib; p = pathlib.Path(sys.argv[1]); p.mkdir(parents=True, exist_ok=True); "
+    "(p / 'builds').open('a').write(os.environ.get('VGIS_PEER_SOURCE_DIR', '-') + '\\n')"
+)
 
 
 @pytest.fixture
@@ -36,8 +38,13 @@ def fake_peer(tmp_path: Path, served: bool = False) -> Manifest:
     folder.mkdir()
     (folder / "adapter.txt").write_text("adapter v1\n")
     return Manifest(
-        name="fake-port", language="python", folder=folder, start=(sys.executable, "-c", "pass"),
-        build=(("{python}", "-c", RECORD, "{build}"),), sources=("adapter.txt",), toolchain=("python3",),
+        name="fake-port",
+        language="python",
+        folder=folder,
+        start=(sys.executable, "-c", "pass"),
+        build=(("{python}", "-c", RECORD, "{build}"),),
+        sources=("adapter.txt",),
+        toolchain=("python3",),
         upstream=Upstream(package="fake-port", release="1.2.3", registry="a registry", served=served),
     )
 
@@ -68,8 +75,10 @@ def test_parse_rejects_what_is_not_name_equals_path(bad: str) -> None:
 
 def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(sources.ENV, "vgi-rpc-go=/from/env,vgi-rpc-java=/java")
-    assert sources.requested(["vgi-rpc-go=/from/flag"]) == {"vgi-rpc-go": Path("/from/flag"),
-                                                           "vgi-rpc-java": Path("/java")}
+    assert sources.requested(["vgi-rpc-go=/from/flag"]) == {
+        "vgi-rpc-go": Path("/from/flag"),
+        "vgi-rpc-java": Path("/java"),
+    }
 
 
 def test_apply_sets_the_source_of_selected_peers_only() -> None:
@@ -147,8 +156,12 @@ def test_registry_and_checkout_builds_have_different_keys(tmp_path: Path, cache:
 
 def test_provenance_of_a_registry_release_and_of_a_plain_tree(tmp_path: Path) -> None:
     manifest = fake_peer(tmp_path)
-    assert sources.provenance(manifest) == {"package": "fake-port", "release": "1.2.3", "registry": "a registry",
-                                            "from": "registry"}
+    assert sources.provenance(manifest) == {
+        "package": "fake-port",
+        "release": "1.2.3",
+        "registry": "a registry",
+        "from": "registry",
+    }
     assert sources.describe(sources.provenance(manifest)) == "fake-port 1.2.3 from a registry"
     tree = checkout(tmp_path)
     info = sources.provenance(dataclasses.replace(manifest, source=tree))
@@ -178,9 +191,16 @@ def test_provenance_names_the_git_commit_and_a_modified_tree(tmp_path: Path) -> 
 def test_reports_name_what_each_peer_was_built_from(tmp_path: Path) -> None:
     manifest = fake_peer(tmp_path)
     built_from = {"fake-port": sources.provenance(manifest)}
-    paths = report.write_reports(tmp_path / "r", [], manifests=[manifest], unavailable={}, started=0.0,
-                                 known_files={}, peer_info={"fake-port": {"version": "1.2.3"}},
-                                 built_from=built_from)
+    paths = report.write_reports(
+        tmp_path / "r",
+        [],
+        manifests=[manifest],
+        unavailable={},
+        started=0.0,
+        known_files={},
+        peer_info={"fake-port": {"version": "1.2.3"}},
+        built_from=built_from,
+    )
     data = json.loads(paths["json"].read_text())
     assert data["peers"][0]["built_from"] == built_from["fake-port"]
     assert "fake-port 1.2.3 from a registry" in paths["html"].read_text()
@@ -222,8 +242,10 @@ def test_a_release_overlay_adds_and_drops_known_failures(tmp_path: Path) -> None
 def test_an_unavailable_peer_is_announced_once_not_per_case() -> None:
     why = "peer vgi-rpc-go: not served here; build it from a checkout: --peer-source vgi-rpc-go=PATH"
     results = [CaseResult(f"header/case-{i}", ["vgi-rpc-go"], UNAVAILABLE, message=why) for i in range(3)]
-    results += [CaseResult("cross/x", ["rust", "vgi-rpc-go"], UNAVAILABLE, message=why),
-                CaseResult("header/y", ["rust"], FAILED, message="HDR-1: bad magic")]
+    results += [
+        CaseResult("cross/x", ["rust", "vgi-rpc-go"], UNAVAILABLE, message=why),
+        CaseResult("header/y", ["rust"], FAILED, message="HDR-1: bad magic"),
+    ]
     lines = report.summary_lines(results, {"vgi-rpc-go": why})
     assert lines.count(f"!!! PEER UNAVAILABLE: vgi-rpc-go: {why}") == 1
     assert "  vgi-rpc-go: 4 cases" in lines
@@ -231,8 +253,9 @@ def test_an_unavailable_peer_is_announced_once_not_per_case() -> None:
     assert any(line.startswith("  [FAIL") and "header/y" in line for line in lines)
 
 
-def test_cache_list_shows_builds_and_clean_removes_them(tmp_path: Path, cache: Path,
-                                                        capfd: pytest.CaptureFixture[str]) -> None:
+def test_cache_list_shows_builds_and_clean_removes_them(
+    tmp_path: Path, cache: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     manifest = fake_peer(tmp_path, served=True)
     ensure_built(manifest)
     assert cli.main(["cache", "list"]) == 0

@@ -59,10 +59,25 @@ def test_error_kinds_at_the_edges(peer: Peer, tmp_path: Path) -> None:
         with pa.OSFile(str(schema_only), "wb") as sink, pa.ipc.new_stream(sink, schema):
             pass
         assert kind(peer, "write", segment=handle, batch=str(schema_only)) == "bad_request"
-        assert kind(peer, "read", segment=handle, offset=SIZE - 100, length=200, schema=str(schema_only),
-                    out=str(tmp_path / "out.arrows")) == "out_of_bounds"
-        made = peer.call("make_pointer", schema=str(schema_only), offset=2**64 - 1, length=2**64 - 1,
-                         out=str(tmp_path / "ptr.arrows"))
+        assert (
+            kind(
+                peer,
+                "read",
+                segment=handle,
+                offset=SIZE - 100,
+                length=200,
+                schema=str(schema_only),
+                out=str(tmp_path / "out.arrows"),
+            )
+            == "out_of_bounds"
+        )
+        made = peer.call(
+            "make_pointer",
+            schema=str(schema_only),
+            offset=2**64 - 1,
+            length=2**64 - 1,
+            out=str(tmp_path / "ptr.arrows"),
+        )
         assert made["metadata"]["vgi_rpc.shm_offset"] == str(2**64 - 1), "make_pointer does not judge bounds"
         batch = save_batch(tmp_path / "b.arrows", pa.record_batch({"a": pa.array([1], pa.int64())}))
         assert peer.call("write", segment=handle, batch=str(batch))["offset"] is not None

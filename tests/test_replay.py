@@ -35,22 +35,42 @@ def test_recipe_is_the_case_own_requests_and_replays_with_peer_cmd(tmp_path: Pat
 
     command = f"{shlex.quote(sys.executable)} {shlex.quote(str(PEER))} --defect big-endian-num-allocs"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(KIT / "conformance"), str(KIT / "reference")])}
-    argv = [sys.executable, "-m", "vgis_conformance.cli", "replay", "--report", "report/report.json",
-            "--case", CASE]
+    argv = [sys.executable, "-m", "vgis_conformance.cli", "replay", "--report", "report/report.json", "--case", CASE]
     refused = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert refused.returncode == 2 and "--peer-cmd NAME=CMD" in refused.stdout
-    replayed = subprocess.run([*argv, "--peer-cmd", f"broken-big-endian-num-allocs={command}"], cwd=tmp_path,
-                              env=env, capture_output=True, text=True, timeout=120, check=False)
+    replayed = subprocess.run(
+        [*argv, "--peer-cmd", f"broken-big-endian-num-allocs={command}"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert replayed.stdout.count("broken-big-endian-num-allocs create") == 1
     assert "-> ERROR" not in replayed.stdout.split("broken-big-endian-num-allocs create", 1)[1].splitlines()[1]
 
     listed = tmp_path / "broken.txt"
-    rewrite = [sys.executable, "-m", "vgis_conformance.cli", "known-failures", "--report", "report/report.json",
-               "--rewrite"]
+    rewrite = [
+        sys.executable,
+        "-m",
+        "vgis_conformance.cli",
+        "known-failures",
+        "--report",
+        "report/report.json",
+        "--rewrite",
+    ]
     silent = subprocess.run(rewrite, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert silent.returncode == 1 and "nothing written" in silent.stdout and "--file PATH" in silent.stdout
-    done = subprocess.run([*rewrite, "--peer", "broken-big-endian-num-allocs", "--file", str(listed)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [*rewrite, "--peer", "broken-big-endian-num-allocs", "--file", str(listed)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{CASE}  TODO categorise and explain:" in listed.read_text()

@@ -107,12 +107,24 @@ class Browser:
             os.dup2(to_child_r, 3)
             os.dup2(from_child_w, 4)
 
-        argv = [binary, "--headless", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
-                "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check", "--hide-scrollbars",
-                "--force-device-scale-factor=1", f"--user-data-dir={profile}",
-                f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", "about:blank"]
-        self.process = subprocess.Popen(argv, preexec_fn=onto_3_and_4, close_fds=False,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        argv = [
+            binary,
+            "--headless",
+            "--remote-debugging-pipe",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            f"--user-data-dir={profile}",
+            f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}",
+            "about:blank",
+        ]
+        self.process = subprocess.Popen(
+            argv, preexec_fn=onto_3_and_4, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         os.close(to_child_r)
         os.close(from_child_w)
         self._buffer = b""
@@ -121,11 +133,15 @@ class Browser:
         self.session = ""
         try:
             target = self.send("Target.createTarget", url="about:blank")["targetId"]
-            self.session = self.send("Target.attachToTarget", targetId=target, flatten=True,
-                                     session=False)["sessionId"]
+            self.session = self.send("Target.attachToTarget", targetId=target, flatten=True, session=False)["sessionId"]
             self.send("Page.enable")
-            self.send("Emulation.setDeviceMetricsOverride", width=VIEWPORT[0], height=VIEWPORT[1],
-                      deviceScaleFactor=1, mobile=False)
+            self.send(
+                "Emulation.setDeviceMetricsOverride",
+                width=VIEWPORT[0],
+                height=VIEWPORT[1],
+                deviceScaleFactor=1,
+                mobile=False,
+            )
         except BaseException:
             self.close()
             raise
@@ -200,10 +216,10 @@ class Browser:
         """The whole page (up to ``SCREENSHOT_MAX_HEIGHT`` px tall) as PNG."""
         self.call("() => window.scrollTo(0, 0)")
         size = self.send("Page.getLayoutMetrics")["cssContentSize"]
-        clip = {"x": 0, "y": 0, "width": VIEWPORT[0], "height": min(size["height"], SCREENSHOT_MAX_HEIGHT),
-                "scale": 1}
-        data = base64.b64decode(self.send("Page.captureScreenshot", format="png", clip=clip,
-                                          captureBeyondViewport=True)["data"])
+        clip = {"x": 0, "y": 0, "width": VIEWPORT[0], "height": min(size["height"], SCREENSHOT_MAX_HEIGHT), "scale": 1}
+        data = base64.b64decode(
+            self.send("Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True)["data"]
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         return data
@@ -256,8 +272,7 @@ def test_report_html_shows_matrices_failure_diff_and_replay_in_chromium(tmp_path
     outcomes = {(c["case_id"], tuple(c["peers"])): c["outcome"] for c in run.report["cases"]}
     assert outcomes[(FAILING_CASE, (BROKEN,))] == "failed", outcomes
     assert outcomes[(FAILING_CASE, ("python-reference",))] == "passed", outcomes
-    assert {p["name"]: p["language"] for p in run.report["peers"]} == {BROKEN: "python",
-                                                                       "python-reference": "python"}
+    assert {p["name"]: p["language"] for p in run.report["peers"]} == {BROKEN: "python", "python-reference": "python"}
     assert_clean(run)
 
     browser = Browser(binary, tmp_path / "chromium-profile")

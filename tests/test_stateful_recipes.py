@@ -26,9 +26,23 @@ CASE = "machine-broken-last-fit-to-broken-last-fit"
 @pytest.fixture(scope="module")
 def recipes(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     report = tmp_path_factory.mktemp("stateful-report")
-    argv = [sys.executable, "-m", "pytest", str(KIT / "conformance" / "cases" / "test_stateful.py"),
-            "-k", "test_machine", "-q", "-p", "no:cacheprovider", "--stateful-examples", "10",
-            "--peer-cmd", f"broken-last-fit={sys.executable} {PEER} --defect last-fit", "--report-dir", str(report)]
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(KIT / "conformance" / "cases" / "test_stateful.py"),
+        "-k",
+        "test_machine",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--stateful-examples",
+        "10",
+        "--peer-cmd",
+        f"broken-last-fit={sys.executable} {PEER} --defect last-fit",
+        "--report-dir",
+        str(report),
+    ]
     run = subprocess.run(argv, cwd=KIT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 1, f"the machine did not fail on last-fit:\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
     assert "replay recipe (shrunk)" in run.stdout, run.stdout[-3000:]

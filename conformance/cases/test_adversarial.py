@@ -38,9 +38,14 @@ from vgis_conformance.protocol import PeerError
 
 CASES = {c.case_id: c for c in load_cases()}
 IPC = {c.name: c for c in ipc_cases()}
-PARAMS = [pytest.param(key, id=key, marks=[pytest.mark.clauses(*c.clauses),
-                                           *([pytest.mark.recommended] if c.tier == "recommended" else [])])
-          for key, c in CASES.items()]
+PARAMS = [
+    pytest.param(
+        key,
+        id=key,
+        marks=[pytest.mark.clauses(*c.clauses), *([pytest.mark.recommended] if c.tier == "recommended" else [])],
+    )
+    for key, c in CASES.items()
+]
 UNUSED = slice(HEADER_SIZE - 8, HEADER_SIZE)
 FIXED = (slice(0, 16), slice(20, 24), UNUSED)
 OFF = OFFSET_KEY.decode()
@@ -62,7 +67,8 @@ def meaningful(header: bytes) -> bytes:
 def check_range(offset: int, size: int, total: int, entries: list[tuple[int, int]], what: str) -> None:
     """ALLOC-8: ``offset..offset+size`` lies in the data area and misses every listed entry."""
     assert offset >= HEADER_SIZE and offset + size <= total, (
-        f"ALLOC-8: {what} [{offset}, {offset + size}) is not inside the data area [{HEADER_SIZE}, {total})")
+        f"ALLOC-8: {what} [{offset}, {offset + size}) is not inside the data area [{HEADER_SIZE}, {total})"
+    )
     for o, n in entries:
         if n and offset < o + n and o < offset + size:
             raise AssertionError(f"ALLOC-8: {what} [{offset}, +{size}) overlaps the listed entry ({o}, {n})")
@@ -155,8 +161,12 @@ def setup_target(case: Case, peer: Peer, kit: Kit) -> Target:
 
 def expand(pattern: str, target: Target) -> str:
     missing = segment_name("adv-missing")
-    return (pattern.replace("{name}", target.name).replace("{bare}", target.name.lstrip("/"))
-            .replace("{missing_bare}", missing.lstrip("/")).replace("{missing}", missing))
+    return (
+        pattern.replace("{name}", target.name)
+        .replace("{bare}", target.name.lstrip("/"))
+        .replace("{missing_bare}", missing.lstrip("/"))
+        .replace("{missing}", missing)
+    )
 
 
 def schema_of(case: Case, step: dict[str, Any]) -> pa.Schema:
@@ -184,8 +194,9 @@ def released_reservation(header: bytes, before: bytes, after: bytes, total: int)
     if not changed:
         return None
     span = (changed[0] + HEADER_SIZE, changed[-1] + 1 + HEADER_SIZE)
-    check_range(span[0], span[1] - span[0], total, listed(header),
-                "WRITE-3/WRITE-6: the bytes a write that did not fit changed")
+    check_range(
+        span[0], span[1] - span[0], total, listed(header), "WRITE-3/WRITE-6: the bytes a write that did not fit changed"
+    )
     return span
 
 
@@ -214,18 +225,17 @@ class Runner:
         kind, result, allowed = self.perform(op, step, header_before)
         outcome = kind or result.pop("outcome")
         where = f"step {index} ({op}, answered {outcome}{': ' + str(result.get('message', ''))[:200] if kind else ''})"
-        assert outcome in step["expect"], (
-            f"{where}; expected {' or '.join(step['expect'])}")
+        assert outcome in step["expect"], f"{where}; expected {' or '.join(step['expect'])}"
         if self.t.mapping is None or self.t.size < HEADER_SIZE:
             return
         header_after, data_after = self.t.header(), self.t.data()
         for part in FIXED:
             assert header_after[part] == header_before[part], (
                 f"ALLOC-9/ERR-1: {where} changed header bytes {part.start}..{part.stop}: "
-                f"{header_before[part].hex()} -> {header_after[part].hex()}")
+                f"{header_before[part].hex()} -> {header_after[part].hex()}"
+            )
         if kind or op in ("resolve", "attach", "create"):
-            problem = header_mismatch(meaningful(header_before), meaningful(header_after),
-                                      where)
+            problem = header_mismatch(meaningful(header_before), meaningful(header_after), where)
             assert not problem, f"ERR-1/PTR-6: {problem}"
         self.check_data(where, data_before, data_after, allowed)
 
@@ -240,10 +250,12 @@ class Runner:
                 raise AssertionError(
                     f"{where} wrote data byte {first + HEADER_SIZE} outside its own entry"
                     f"{f' [{allowed[0]}, {allowed[1]})' if allowed else ''}: "
-                    f"{before[first:first + 8].hex()} -> {after[first:first + 8].hex()}")
+                    f"{before[first : first + 8].hex()} -> {after[first : first + 8].hex()}"
+                )
 
-    def perform(self, op: str, step: dict[str, Any], header: bytes
-                ) -> tuple[str, dict[str, Any], tuple[int, int] | None]:
+    def perform(
+        self, op: str, step: dict[str, Any], header: bytes
+    ) -> tuple[str, dict[str, Any], tuple[int, int] | None]:
         t = self.t
         if op in ("attach", "create"):
             name = expand(step["name"], t)
@@ -298,7 +310,7 @@ class Runner:
                 before = listed(header)
                 index = next((i for i, (o, _) in enumerate(before) if o == step["offset"]), None)
                 assert index is not None, f"ALLOC-5: free({step['offset']}) succeeded, but no entry starts there"
-                want = before[:index] + before[index + 1:]
+                want = before[:index] + before[index + 1 :]
                 assert listed(t.header()) == want, f"ALLOC-5: after free the table is {listed(t.header())}, not {want}"
             return kind, {"outcome": "ok"} if not kind else result, None
         if op == "shrink":
@@ -307,7 +319,7 @@ class Runner:
                 before = listed(header)
                 index = next((i for i, (o, _) in enumerate(before) if o == step["offset"]), None)
                 assert index is not None, f"ALLOC-6: shrink({step['offset']}) succeeded, but no entry starts there"
-                want = [*before[:index], (step["offset"], step["length"]), *before[index + 1:]]
+                want = [*before[:index], (step["offset"], step["length"]), *before[index + 1 :]]
                 assert listed(t.header()) == want, f"ALLOC-6: after shrink the table is {listed(t.header())}"
             return kind, {"outcome": "ok"} if not kind else result, None
         if op == "write":
@@ -339,8 +351,14 @@ class Runner:
         out = self.kit.out()
         claimed = claimed_region(step["metadata"])
         assert claimed is not None, "a read step names its region in metadata"
-        kind, result = self.call("read", segment=self.t.handle, offset=claimed[0], length=claimed[1],
-                                 schema=self.kit.schema_file(schema), out=out)
+        kind, result = self.call(
+            "read",
+            segment=self.t.handle,
+            offset=claimed[0],
+            length=claimed[1],
+            schema=self.kit.schema_file(schema),
+            out=out,
+        )
         if kind:
             return kind, result, None
         self.check_decoded(step, load_answer(self.kit, out, self.peer.name), claimed)
@@ -366,8 +384,9 @@ class Runner:
         batch = source if step.get("rows") == "data" else empty_batch(schema)
         out = self.kit.out()
         metadata = dict(step["metadata"])
-        kind, result = self.call("resolve", segment=self.t.handle, batch=self.kit.batch_file(batch),
-                                 metadata=metadata, out=out)
+        kind, result = self.call(
+            "resolve", segment=self.t.handle, batch=self.kit.batch_file(batch), metadata=metadata, out=out
+        )
         if kind:
             return kind, result, None
         got = load_answer(self.kit, out, self.peer.name)

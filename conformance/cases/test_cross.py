@@ -61,8 +61,9 @@ def test_write_then_resolve(producer: Peer, consumer: Peer, kit: Kit, case: IpcC
     assert res["release_offset"] == offset, f"release offset {res['release_offset']}"
     release(consumer, seg, int(offset))
     after_seen = bytes.fromhex(table_seen_by(producer, seg.handle(producer)))
-    assert after_seen[:24 + 16 * len(before)] == seg.map.header_bytes(), (
-        "the producer does not see the table back where it started")
+    assert after_seen[: 24 + 16 * len(before)] == seg.map.header_bytes(), (
+        "the producer does not see the table back where it started"
+    )
     assert list(seg.map.header().entries) == before, "the consumer's free did not restore the table"
 
 
@@ -74,8 +75,14 @@ def test_maybe_write_then_resolve(producer: Peer, consumer: Peer, kit: Kit) -> N
     seg = kit.create(producer, SIZE)
     handle = kit.attach(consumer, seg)
     out = kit.out()
-    answer = ok(producer, "maybe_write", segment=seg.handle(producer), batch=str(big.arrows_path),
-                metadata={"app.key": "kept"}, out=out)
+    answer = ok(
+        producer,
+        "maybe_write",
+        segment=seg.handle(producer),
+        batch=str(big.arrows_path),
+        metadata={"app.key": "kept"},
+        out=out,
+    )
     if not answer["pointer"]:
         assert big.batch.nbytes < int(producer.info.get("min_batch_bytes", 0)), "maybe_write kept a batch that fits"
         return

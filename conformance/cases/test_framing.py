@@ -15,21 +15,24 @@ from vgis_conformance.peer import Peer
 
 CASES = ipc_cases()
 # A fixture's clauses include FRAME-9 (its bytes are what FRAME-9 compares with); only write-byte-exact checks it.
-PARAMS = [pytest.param(c, id=c.name, marks=pytest.mark.clauses(*(k for k in c.clauses if k != "FRAME-9")))
-          for c in CASES]
+PARAMS = [
+    pytest.param(c, id=c.name, marks=pytest.mark.clauses(*(k for k in c.clauses if k != "FRAME-9"))) for c in CASES
+]
 
 
 def size_for(case: IpcCase) -> int:
     return HEADER_SIZE + max(1 << 20, 3 * len(case.region))
 
 
-def resolve_at(kit: Kit, peer: Peer, seg: Seg, schema: pa.Schema, offset: int, length: int,
-               extra: dict[str, str] | None = None) -> tuple[pa.RecordBatch, dict[str, object]]:
+def resolve_at(
+    kit: Kit, peer: Peer, seg: Seg, schema: pa.Schema, offset: int, length: int, extra: dict[str, str] | None = None
+) -> tuple[pa.RecordBatch, dict[str, object]]:
     """Have ``peer`` resolve a pointer to ``(offset, length)``; returns the batch and the answer."""
     metadata = {**(extra or {}), OFFSET_KEY.decode(): str(offset), LENGTH_KEY.decode(): str(length)}
     out = kit.out()
-    answer = ok(peer, "resolve", segment=seg.handle(peer), batch=kit.batch_file(empty_batch(schema)),
-                metadata=metadata, out=out)
+    answer = ok(
+        peer, "resolve", segment=seg.handle(peer), batch=kit.batch_file(empty_batch(schema)), metadata=metadata, out=out
+    )
     return kit.load(out), answer
 
 
@@ -60,8 +63,10 @@ def test_write(peer: Peer, kit: Kit, case: IpcCase) -> None:
 def test_write_byte_exact(peer: Peer, kit: Kit, case: IpcCase) -> None:
     """A writer on Arrow C++ with default options writes the golden region (FRAME-9, a SHOULD: a warning)."""
     if peer.arrow_library not in BYTE_EXACT_LIBRARIES:
-        pytest.skip(f"{NA_PREFIX}{peer.name} writes with {peer.arrow_library}, not Arrow C++ (FRAME-9 compares "
-                    "writers on one library)")
+        pytest.skip(
+            f"{NA_PREFIX}{peer.name} writes with {peer.arrow_library}, not Arrow C++ (FRAME-9 compares "
+            "writers on one library)"
+        )
     seg = kit.create(peer, size_for(case))
     answer = ok(peer, "write", segment=seg.handle(peer), batch=str(case.arrows_path))
     assert answer["offset"] is not None, "the writer said the batch does not fit a segment sized for it"

@@ -71,8 +71,7 @@ def test_create_initializes(peer: Peer, kit: Kit, size: int) -> None:
     actual = os.stat(shm_path(seg.name)).st_size
     assert seg.size == actual, f"create reported size {seg.size}, the object is {actual} bytes"
     header = seg.map.header()
-    expected = (MAGIC + (1).to_bytes(4, "little") + (actual - HEADER_SIZE).to_bytes(8, "little")
-                + bytes(8))
+    expected = MAGIC + (1).to_bytes(4, "little") + (actual - HEADER_SIZE).to_bytes(8, "little") + bytes(8)
     problem = header_mismatch(expected, seg.map.header_bytes(), f"fresh segment of {size} bytes")
     assert not problem, problem
     assert header.num_allocs == 0

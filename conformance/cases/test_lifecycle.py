@@ -41,8 +41,9 @@ CORRUPTIONS = {
 
 
 @pytest.mark.oracle("error-kind")
-@pytest.mark.parametrize("corruption", [
-    pytest.param(k, marks=pytest.mark.clauses(v[0], "ERR-1", "LIFE-12")) for k, v in CORRUPTIONS.items()])
+@pytest.mark.parametrize(
+    "corruption", [pytest.param(k, marks=pytest.mark.clauses(v[0], "ERR-1", "LIFE-12")) for k, v in CORRUPTIONS.items()]
+)
 def test_attach_rejects(peer: Peer, planted: Segment, corruption: str) -> None:
     _, at, data = CORRUPTIONS[corruption]
     planted.buf[at : at + len(data)] = data

@@ -28,8 +28,9 @@ OFF, LEN = OFFSET_KEY.decode(), LENGTH_KEY.decode()
 @pytest.mark.clauses("PTR-1", "PTR-2")
 @pytest.mark.oracle("exact metadata")
 @pytest.mark.needs("make_pointer")
-@pytest.mark.parametrize("where", [(HEADER_SIZE, 1), (123_456_789_012, 4096), ((1 << 64) - 1, (1 << 63))],
-                         ids=["first", "large", "u64-max"])
+@pytest.mark.parametrize(
+    "where", [(HEADER_SIZE, 1), (123_456_789_012, 4096), ((1 << 64) - 1, (1 << 63))], ids=["first", "large", "u64-max"]
+)
 @pytest.mark.parametrize("schema_case", ["signed-ints", "dict-int8-utf8", "unions"])
 def test_make_pointer(peer: Peer, kit: Kit, where: tuple[int, int], schema_case: str) -> None:
     schema = CASES[schema_case].batch.schema
@@ -41,8 +42,9 @@ def test_make_pointer(peer: Peer, kit: Kit, where: tuple[int, int], schema_case:
     assert answer["metadata"] == {OFF: str(where[0]), LEN: str(where[1])}, f"PTR-2: {answer['metadata']}"
 
 
-def maybe_write(kit: Kit, peer: Peer, handle: str, batch_path: str, metadata: dict[str, str]
-                ) -> tuple[pa.RecordBatch, dict[str, object]]:
+def maybe_write(
+    kit: Kit, peer: Peer, handle: str, batch_path: str, metadata: dict[str, str]
+) -> tuple[pa.RecordBatch, dict[str, object]]:
     out = kit.out()
     answer = ok(peer, "maybe_write", segment=handle, batch=batch_path, metadata=metadata, out=out)
     return kit.load(out), answer
@@ -75,8 +77,9 @@ def test_maybe_write_pointer(peer: Peer, kit: Kit) -> None:
 def test_maybe_write_zero_rows(peer: Peer, kit: Kit) -> None:
     seg = kit.create(peer, SIZE)
     before = seg.map.header_bytes()
-    batch, answer = maybe_write(kit, peer, seg.handle(peer), kit.batch_file(empty_batch(SMALL.batch.schema)),
-                                {"k": "v"})
+    batch, answer = maybe_write(
+        kit, peer, seg.handle(peer), kit.batch_file(empty_batch(SMALL.batch.schema)), {"k": "v"}
+    )
     assert answer["pointer"] is False and batch.num_rows == 0, "WRITE-4: a zero-row batch was written"
     assert answer["metadata"] == {"k": "v"}
     assert seg.map.header_bytes() == before, "WRITE-4: zero-row maybe_write changed the header"
@@ -131,9 +134,18 @@ def test_resolve_passes_non_pointers(peer: Peer, kit: Kit, shape: str) -> None:
 
 
 NON_CANONICAL = {
-    "plus": "+{o}", "leading-space": " {o}", "trailing-space": "{o} ", "leading-zero": "0{o}",
-    "hex": "0x10000", "negative": "-{o}", "empty": "", "underscore": "65_536", "overflow": str(1 << 64),
-    "decimal-point": "{o}.0", "exponent": "6.5536e4", "unicode-digits": "\uff16\uff15\uff15\uff13\uff16",
+    "plus": "+{o}",
+    "leading-space": " {o}",
+    "trailing-space": "{o} ",
+    "leading-zero": "0{o}",
+    "hex": "0x10000",
+    "negative": "-{o}",
+    "empty": "",
+    "underscore": "65_536",
+    "overflow": str(1 << 64),
+    "decimal-point": "{o}.0",
+    "exponent": "6.5536e4",
+    "unicode-digits": "\uff16\uff15\uff15\uff13\uff16",
 }
 
 
@@ -149,8 +161,15 @@ def test_resolve_rejects_non_canonical(peer: Peer, kit: Kit, key: str, form: str
     metadata = {OFF: str(offset), LEN: str(len(SMALL.region))}
     metadata[OFF if key == "offset" else LEN] = value
     before = seg.map.header_bytes(full=True)
-    rejects(peer, ["bad_pointer"], "resolve", segment=seg.handle(peer),
-            batch=kit.batch_file(empty_batch(SMALL.batch.schema)), metadata=metadata, out=kit.out())
+    rejects(
+        peer,
+        ["bad_pointer"],
+        "resolve",
+        segment=seg.handle(peer),
+        batch=kit.batch_file(empty_batch(SMALL.batch.schema)),
+        metadata=metadata,
+        out=kit.out(),
+    )
     assert seg.map.header_bytes(full=True) == before, "ERR-1: a rejected resolve changed the header"
 
 
@@ -159,14 +178,25 @@ def test_resolve_rejects_non_canonical(peer: Peer, kit: Kit, key: str, form: str
 def test_resolve_rejects_missing_length(peer: Peer, kit: Kit) -> None:
     seg = kit.create(peer, SIZE)
     offset = seg.map.place(SMALL.region)
-    rejects(peer, ["bad_pointer"], "resolve", segment=seg.handle(peer),
-            batch=kit.batch_file(empty_batch(SMALL.batch.schema)), metadata={OFF: str(offset)}, out=kit.out())
+    rejects(
+        peer,
+        ["bad_pointer"],
+        "resolve",
+        segment=seg.handle(peer),
+        batch=kit.batch_file(empty_batch(SMALL.batch.schema)),
+        metadata={OFF: str(offset)},
+        out=kit.out(),
+    )
 
 
 BOUNDS = {
-    "offset-zero": (0, 64), "offset-in-header": (HEADER_SIZE - 8, 64), "offset-at-end": (SIZE, 8),
-    "end-past-segment": (SIZE - 8, 64), "length-past-segment": (HEADER_SIZE, SIZE),
-    "overflow-64": ((1 << 64) - 8, 16), "length-u64-max": (HEADER_SIZE, (1 << 64) - 1),
+    "offset-zero": (0, 64),
+    "offset-in-header": (HEADER_SIZE - 8, 64),
+    "offset-at-end": (SIZE, 8),
+    "end-past-segment": (SIZE - 8, 64),
+    "length-past-segment": (HEADER_SIZE, SIZE),
+    "overflow-64": ((1 << 64) - 8, 16),
+    "length-u64-max": (HEADER_SIZE, (1 << 64) - 1),
 }
 
 
@@ -177,9 +207,15 @@ def test_resolve_rejects_out_of_bounds(peer: Peer, kit: Kit, where: str) -> None
     seg = kit.create(peer, SIZE)
     offset, length = BOUNDS[where]
     before = seg.map.header_bytes(full=True)
-    rejects(peer, ["out_of_bounds"], "resolve", segment=seg.handle(peer),
-            batch=kit.batch_file(empty_batch(SMALL.batch.schema)),
-            metadata={OFF: str(offset), LEN: str(length)}, out=kit.out())
+    rejects(
+        peer,
+        ["out_of_bounds"],
+        "resolve",
+        segment=seg.handle(peer),
+        batch=kit.batch_file(empty_batch(SMALL.batch.schema)),
+        metadata={OFF: str(offset), LEN: str(length)},
+        out=kit.out(),
+    )
     assert seg.map.header_bytes(full=True) == before
 
 
@@ -202,9 +238,16 @@ def test_resolve_rejects_broken_region(peer: Peer, kit: Kit, damage: str, case: 
     region = BROKEN_REGIONS[damage](data.region)
     offset = seg.map.place(region)
     assert offset is not None
-    rejects_unchanged(seg, peer, ["ipc_error"], "resolve", segment=seg.handle(peer),
-                      batch=kit.batch_file(empty_batch(data.batch.schema)),
-                      metadata={OFF: str(offset), LEN: str(len(region))}, out=kit.out())
+    rejects_unchanged(
+        seg,
+        peer,
+        ["ipc_error"],
+        "resolve",
+        segment=seg.handle(peer),
+        batch=kit.batch_file(empty_batch(data.batch.schema)),
+        metadata={OFF: str(offset), LEN: str(len(region))},
+        out=kit.out(),
+    )
 
 
 @pytest.mark.clauses("PTR-11", "ERR-1")
@@ -213,6 +256,13 @@ def test_resolve_rejects_schema_mismatch(peer: Peer, kit: Kit) -> None:
     seg = kit.create(peer, SIZE)
     offset = seg.map.place(SMALL.region)
     other = pa.schema([pa.field("not_the_same", pa.utf8())])
-    rejects_unchanged(seg, peer, ["schema_mismatch"], "resolve", segment=seg.handle(peer),
-                      batch=kit.batch_file(empty_batch(other)),
-                      metadata={OFF: str(offset), LEN: str(len(SMALL.region))}, out=kit.out())
+    rejects_unchanged(
+        seg,
+        peer,
+        ["schema_mismatch"],
+        "resolve",
+        segment=seg.handle(peer),
+        batch=kit.batch_file(empty_batch(other)),
+        metadata={OFF: str(offset), LEN: str(len(SMALL.region))},
+        out=kit.out(),
+    )

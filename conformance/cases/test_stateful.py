@@ -48,9 +48,11 @@ def test_machine(request: pytest.FixtureRequest, producer: Peer, consumer: Peer,
         failures = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else [exc]
         directory = Path(config.vgis_report_dir) / "stateful"  # type: ignore[attr-defined]
         case = f"machine-{producer.name}-to-{consumer.name}"
-        finals = records[-len(failures):]
-        paths = [write_recipe(record, directory, case if i == 0 else f"{case}-{i + 1}", str(failure))
-                 for i, (record, failure) in enumerate(zip(finals, failures))]
+        finals = records[-len(failures) :]
+        paths = [
+            write_recipe(record, directory, case if i == 0 else f"{case}-{i + 1}", str(failure))
+            for i, (record, failure) in enumerate(zip(finals, failures))
+        ]
         where = "\n".join(f"replay recipe (shrunk): {p}" for p in paths)
         if fault is not None and fault is not exc:
             fault.add_note(where)

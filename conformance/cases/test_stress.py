@@ -57,10 +57,12 @@ def ints(rows: int, start: int = 0) -> pa.RecordBatch:
 
 def mixed(rows: int) -> pa.RecordBatch:
     """Ints and strings: a batch whose region length depends on the writer's Arrow library."""
-    return pa.record_batch({
-        "x": arange(rows),
-        "s": pa.array([f"row-{i}" * (1 + i % 3) for i in range(rows)]),
-    })
+    return pa.record_batch(
+        {
+            "x": arange(rows),
+            "s": pa.array([f"row-{i}" * (1 + i % 3) for i in range(rows)]),
+        }
+    )
 
 
 def num_allocs(seg: Seg) -> int:
@@ -76,12 +78,20 @@ def pointer_md(offset: int, length: int) -> dict[str, str]:
     return {OFFSET_KEY.decode(): str(offset), LENGTH_KEY.decode(): str(length)}
 
 
-def resolve(kit: Kit, peer: Peer, handle: str, schema: pa.Schema, offset: int, length: int,
-            timeout: float | None = None) -> tuple[pa.RecordBatch, dict[str, object]]:
+def resolve(
+    kit: Kit, peer: Peer, handle: str, schema: pa.Schema, offset: int, length: int, timeout: float | None = None
+) -> tuple[pa.RecordBatch, dict[str, object]]:
     out = kit.out()
     args: dict[str, object] = {"_timeout": timeout} if timeout else {}
-    answer = ok(peer, "resolve", segment=handle, batch=kit.batch_file(empty_batch(schema)),
-                metadata=pointer_md(offset, length), out=out, **args)
+    answer = ok(
+        peer,
+        "resolve",
+        segment=handle,
+        batch=kit.batch_file(empty_batch(schema)),
+        metadata=pointer_md(offset, length),
+        out=out,
+        **args,
+    )
     batch = kit.load(out)
     Path(out).unlink(missing_ok=True)
     return batch, answer
@@ -101,8 +111,9 @@ def plant_entry(seg: Seg, offset: int, length: int) -> None:
     seg.map.write(16, struct.pack("<I", 1))
 
 
-def check_written(seg: Seg, before: list[tuple[int, int]], answer: dict[str, object],
-                  batch: pa.RecordBatch) -> tuple[int, int]:
+def check_written(
+    seg: Seg, before: list[tuple[int, int]], answer: dict[str, object], batch: pa.RecordBatch
+) -> tuple[int, int]:
     """WRITE-1 without copying the whole data area: one new entry, the region inside it, decoding to ``batch``."""
     offset, length = answer["offset"], answer["length"]
     assert isinstance(offset, int) and isinstance(length, int), f"the write said it does not fit: {answer}"
@@ -142,8 +153,10 @@ def need_memory(touched: int) -> None:
     shm_free = st.f_bavail * st.f_frsize
     available = meminfo_available()
     if shm_free < 2 * touched or available < 4 * touched:
-        pytest.skip(f"{NA_PREFIX}needs {touched / GiB:.1f} GiB touched: /dev/shm has {shm_free / GiB:.1f} GiB "
-                    f"free, {available / GiB:.1f} GiB RAM available")
+        pytest.skip(
+            f"{NA_PREFIX}needs {touched / GiB:.1f} GiB touched: /dev/shm has {shm_free / GiB:.1f} GiB "
+            f"free, {available / GiB:.1f} GiB RAM available"
+        )
 
 
 # --- many segments -------------------------------------------------------------------------------------------
@@ -242,11 +255,13 @@ def test_largest_batch(peer: Peer, kit: Kit, fit: str) -> None:
     w = largest_write(peer, kit, fit)
     seg, answer, region = w.seg, w.answer, w.region
     if answer["offset"] is not None:
-        assert fits, f"ALLOC-3/WRITE-6: a {region}-byte region in a {region - 1}-byte gap: expected does-not-fit, " \
-                     f"got {answer}"
+        assert fits, (
+            f"ALLOC-3/WRITE-6: a {region}-byte region in a {region - 1}-byte gap: expected does-not-fit, got {answer}"
+        )
         offset, length = check_written(seg, w.entries_before, answer, w.batch)
         assert (offset, length) == (HEADER_SIZE + planted, region), (
-            f"ALLOC-1: expected the region at {HEADER_SIZE + planted} with length {region}, got {offset}+{length}")
+            f"ALLOC-1: expected the region at {HEADER_SIZE + planted} with length {region}, got {offset}+{length}"
+        )
         return
     assert answer["length"] is None, f"WRITE-6: a does-not-fit answer with a length: {answer}"
     # Meaningful bytes only: a reservation made and released may leave stale slot bytes (WRITE-6).
@@ -264,7 +279,8 @@ def test_largest_batch_fits_exactly(peer: Peer, kit: Kit, fit: str) -> None:
     assert answer["offset"] is not None, (
         f"WRITE-2: the peer's own {region}-byte region exactly fills the {region}-byte gap at the end of the "
         f"segment, but the write said it does not fit: the writer reserves more than the region (allowed by "
-        f"WRITE-2 and WRITE-6, at the cost of the largest batch)")
+        f"WRITE-2 and WRITE-6, at the cost of the largest batch)"
+    )
 
 
 # --- big segments --------------------------------------------------------------------------------------------
@@ -355,8 +371,9 @@ def recovers(peer: Peer, kit: Kit, restarts: int) -> None:
     seg = kit.create(peer, SMALL)
     assert peer.restarts == restarts + 1, f"restarts {restarts} -> {peer.restarts}; expected one restart"
     batch = ints(10)
-    offset, length = check_written(seg, [], ok(peer, "write", segment=seg.handle(peer),
-                                              batch=kit.batch_file(batch)), batch)
+    offset, length = check_written(
+        seg, [], ok(peer, "write", segment=seg.handle(peer), batch=kit.batch_file(batch)), batch
+    )
     got, _ = resolve(kit, peer, seg.handle(peer), batch.schema, offset, length)
     assert got.equals(batch)
     release(peer, seg, offset)
@@ -371,13 +388,15 @@ def test_killed_mid_write(peer: Peer, kit: Kit, kill_file: tuple[pa.RecordBatch,
     target = segs[0]
     with pytest.raises(PeerKilled) as caught:
         # Kill once the writer holds its entry (mid-copy for writers that allocate first), else after 2 s.
-        peer.call_and_kill("write", segment=target.handle(peer), batch=str(path),
-                           when=lambda: num_allocs(target) > 0, within=2.0)
+        peer.call_and_kill(
+            "write", segment=target.handle(peer), batch=str(path), when=lambda: num_allocs(target) > 0, within=2.0
+        )
     expect_killed(caught.value, peer, "write")
     left = [s.name for s in segs if memory.exists(s.name)]
     assert not left, f"the harness left the dead peer's segments in /dev/shm: {left}"
     assert peer.segments_removed - removed == len(segs), (
-        f"removed_after_failure counted {peer.segments_removed - removed}, expected {len(segs)}")
+        f"removed_after_failure counted {peer.segments_removed - removed}, expected {len(segs)}"
+    )
     forget(kit, segs)
     recovers(peer, kit, restarts)
 
@@ -399,9 +418,15 @@ def test_killed_mid_resolve(peer: Peer, kit: Kit, kill_file: tuple[pa.RecordBatc
         out = Path(kit.out())
         with pytest.raises(PeerKilled) as caught:
             # Kill once the peer starts writing the resolved batch out (mid-resolve), else after 2 s.
-            peer.call_and_kill("resolve", segment=handle, batch=kit.batch_file(empty_batch(batch.schema)),
-                               metadata=pointer_md(offset, length), out=str(out),
-                               when=out.exists, within=2.0)
+            peer.call_and_kill(
+                "resolve",
+                segment=handle,
+                batch=kit.batch_file(empty_batch(batch.schema)),
+                metadata=pointer_md(offset, length),
+                out=str(out),
+                when=out.exists,
+                within=2.0,
+            )
         out.unlink(missing_ok=True)
         expect_killed(caught.value, peer, "resolve")
         assert not memory.exists(own.name), f"the harness left the dead peer's own segment {own.name}"
@@ -438,7 +463,6 @@ def test_killed_mid_create(peer: Peer, kit: Kit) -> None:
         peer.call_and_kill("create", name=name, size=HEADER_SIZE + GiB, when=made, within=2.0)
     expect_killed(caught.value, peer, "create")
     assert peer.pids[-1] == killed
-    left = [n for n in [name.lstrip("/"), *names_of_pids(os.listdir(memory.SHM_DIR), [killed])]
-            if memory.exists(n)]
+    left = [n for n in [name.lstrip("/"), *names_of_pids(os.listdir(memory.SHM_DIR), [killed])] if memory.exists(n)]
     assert not left, f"the harness left what the peer killed mid-create made: {left}"
     recovers(peer, kit, restarts)

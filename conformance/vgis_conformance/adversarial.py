@@ -38,10 +38,25 @@ GROUPS = ("headers", "tables", "pointers", "regions", "arrays", "shrunk", "names
 SEED = 20_260_601
 """The seed of every random byte in the corpus."""
 
-OUTCOMES = frozenset({
-    "bad_header", "bad_name", "out_of_bounds", "bad_pointer", "no_allocation", "ipc_error", "schema_mismatch",
-    "bad_request", "unsupported", "ok", "null", "allocated", "written", "decoded", "passed-through",
-})
+OUTCOMES = frozenset(
+    {
+        "bad_header",
+        "bad_name",
+        "out_of_bounds",
+        "bad_pointer",
+        "no_allocation",
+        "ipc_error",
+        "schema_mismatch",
+        "bad_request",
+        "unsupported",
+        "ok",
+        "null",
+        "allocated",
+        "written",
+        "decoded",
+        "passed-through",
+    }
+)
 """What a step may be expected to answer (README.md, "Outcomes")."""
 
 OPS = frozenset({"attach", "create", "allocate", "free", "shrink", "write", "resolve", "read", "truncate"})
@@ -125,11 +140,21 @@ def load_cases(root: Path = CORPUS_DIR) -> list[Case]:
         wanted = [p["bin"] for p in doc.get("plant", []) if "bin" in p]
         wanted += [s[k] for s in doc["steps"] for k in ("schema_bin", "expect_bin", "batch_bin") if k in s]
         bins = {name: (path.parent / name).read_bytes() for name in wanted}
-        cases.append(Case(
-            group=doc["group"], name=doc["name"], description=doc["description"], clauses=list(doc["clauses"]),
-            needs=list(doc.get("needs", [])), segment=dict(doc["segment"]), plant=list(doc.get("plant", [])),
-            table=doc.get("table"), steps=list(doc["steps"]), bins=bins, tier=str(doc.get("tier", "required")),
-        ))
+        cases.append(
+            Case(
+                group=doc["group"],
+                name=doc["name"],
+                description=doc["description"],
+                clauses=list(doc["clauses"]),
+                needs=list(doc.get("needs", [])),
+                segment=dict(doc["segment"]),
+                plant=list(doc.get("plant", [])),
+                table=doc.get("table"),
+                steps=list(doc["steps"]),
+                bins=bins,
+                tier=str(doc.get("tier", "required")),
+            )
+        )
     return sorted(cases, key=lambda c: (GROUPS.index(c.group), c.name))
 
 
@@ -142,17 +167,29 @@ class _Corpus:
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
 
-    def add(self, group: str, name: str, description: str, clauses: Iterable[str], steps: list[dict[str, Any]],
-            segment: dict[str, Any] | None = None, plant: list[dict[str, Any]] | None = None,
-            table: dict[str, Any] | None = None, needs: Iterable[str] = (),
-            bins: dict[str, bytes] | None = None, tier: str = "required") -> None:
+    def add(
+        self,
+        group: str,
+        name: str,
+        description: str,
+        clauses: Iterable[str],
+        steps: list[dict[str, Any]],
+        segment: dict[str, Any] | None = None,
+        plant: list[dict[str, Any]] | None = None,
+        table: dict[str, Any] | None = None,
+        needs: Iterable[str] = (),
+        bins: dict[str, bytes] | None = None,
+        tier: str = "required",
+    ) -> None:
         rel = f"{group}/{name}.json"
         if rel in self.files:
             raise RuntimeError(f"two adversarial cases are called {group}/{name}")
         ops = {s["op"] for s in steps}
         caps = set(needs) | ({"allocate"} if ops & {"allocate", "free"} else set()) | ({"shrink"} & ops)
         doc: dict[str, Any] = {
-            "name": name, "group": group, "description": description,
+            "name": name,
+            "group": group,
+            "description": description,
             "clauses": sorted(set(clauses), key=_clause_key),
             "needs": sorted(caps),
             "segment": segment or {"by": "peer", "size": S},
@@ -221,26 +258,61 @@ def _headers(c: _Corpus) -> None:
         ("num-allocs-max", "LIFE-7", "num_allocs 0xFFFFFFFF", 16, _u32(0xFFFFFFFF)),
     ]
     for name, clause, what, at, hexed in bad:
-        c.add("headers", f"attach-{name}", f"The harness plants {what} in a valid segment; attach must refuse it",
-              [clause, "ERR-1", "ERR-2", "LIFE-12"], [_attach(["bad_header"])], harness, [{"at": at, "hex": hexed}])
+        c.add(
+            "headers",
+            f"attach-{name}",
+            f"The harness plants {what} in a valid segment; attach must refuse it",
+            [clause, "ERR-1", "ERR-2", "LIFE-12"],
+            [_attach(["bad_header"])],
+            harness,
+            [{"at": at, "hex": hexed}],
+        )
     _advertised_grid(c)
-    c.add("headers", "attach-object-65537-bytes", "The smallest valid segment (one data byte) must attach",
-          ["LIFE-1", "LIFE-8"], [_attach(["ok"], size=D + 1), _step("allocate", ["allocated"], size=1),
-                                 _step("allocate", ["null"], size=1)], {"by": "harness", "size": D + 1})
+    c.add(
+        "headers",
+        "attach-object-65537-bytes",
+        "The smallest valid segment (one data byte) must attach",
+        ["LIFE-1", "LIFE-8"],
+        [_attach(["ok"], size=D + 1), _step("allocate", ["allocated"], size=1), _step("allocate", ["null"], size=1)],
+        {"by": "harness", "size": D + 1},
+    )
     full = D + 8 * MAX_ALLOCS + 1024
-    c.add("headers", "attach-num-allocs-4094", "A full, valid table (4,094 entries) must attach; allocate is null",
-          ["LIFE-7", "HDR-5", "ALLOC-3"], [_attach(["ok"], size=full), _step("allocate", ["null"], size=8)],
-          {"by": "harness", "size": full}, table={"run": {"start": D, "length": 8, "count": MAX_ALLOCS}})
-    c.add("headers", "padding-ff", "Padding bytes 20..24 set to FF: attach, allocate and free behave, padding stays",
-          ["HDR-6", "ALLOC-9"], [_attach(["ok"]), _step("allocate", ["allocated"], size=100),
-                                 _step("free", ["ok"], offset=D)], {"by": "harness", "size": S},
-          [{"at": 20, "hex": "ffffffff"}])
-    c.add("headers", "unused-tail-garbage", "Bytes 65,528..65,536 hold garbage: attach and allocate ignore them",
-          ["HDR-7", "ALLOC-9"], [_attach(["ok"]), _step("allocate", ["allocated"], size=100)],
-          {"by": "harness", "size": S}, [{"at": D - 8, "hex": "deadbeefcafef00d"}])
-    c.add("headers", "stale-slots-plausible", "Stale slots past num_allocs cover the data; allocate ignores them",
-          ["HDR-9", "ALLOC-1"], [_attach(["ok"]), _step("allocate", ["allocated"], size=1000)],
-          {"by": "harness", "size": S}, table={"entries": [[D, 100]], "stale": [[D + 100, S - D - 100]]})
+    c.add(
+        "headers",
+        "attach-num-allocs-4094",
+        "A full, valid table (4,094 entries) must attach; allocate is null",
+        ["LIFE-7", "HDR-5", "ALLOC-3"],
+        [_attach(["ok"], size=full), _step("allocate", ["null"], size=8)],
+        {"by": "harness", "size": full},
+        table={"run": {"start": D, "length": 8, "count": MAX_ALLOCS}},
+    )
+    c.add(
+        "headers",
+        "padding-ff",
+        "Padding bytes 20..24 set to FF: attach, allocate and free behave, padding stays",
+        ["HDR-6", "ALLOC-9"],
+        [_attach(["ok"]), _step("allocate", ["allocated"], size=100), _step("free", ["ok"], offset=D)],
+        {"by": "harness", "size": S},
+        [{"at": 20, "hex": "ffffffff"}],
+    )
+    c.add(
+        "headers",
+        "unused-tail-garbage",
+        "Bytes 65,528..65,536 hold garbage: attach and allocate ignore them",
+        ["HDR-7", "ALLOC-9"],
+        [_attach(["ok"]), _step("allocate", ["allocated"], size=100)],
+        {"by": "harness", "size": S},
+        [{"at": D - 8, "hex": "deadbeefcafef00d"}],
+    )
+    c.add(
+        "headers",
+        "stale-slots-plausible",
+        "Stale slots past num_allocs cover the data; allocate ignores them",
+        ["HDR-9", "ALLOC-1"],
+        [_attach(["ok"]), _step("allocate", ["allocated"], size=1000)],
+        {"by": "harness", "size": S},
+        table={"entries": [[D, 100]], "stale": [[D + 100, S - D - 100]]},
+    )
 
 
 # the advertised-size grid (LIFE-8) ----------------------------------------------------
@@ -268,8 +340,14 @@ def advertisements(size: int) -> list[tuple[str, int | None]]:
     """The advertised sizes crossed with an object of ``size`` bytes, as (label, value); ``none`` is none at all."""
     fixed: list[tuple[str, int | None]] = [("none", None), *((str(v), v) for v in (0, 1, 16, 23, 24, 4096, D))]
     relative: list[tuple[str, int | None]] = [
-        ("obj-less-1", size - 1), ("obj", size), ("obj-plus-1", size + 1), ("obj-plus-4096", size + PAGE),
-        ("obj-times-2", 2 * size), ("2p63", 1 << 63), ("u64max", U64)]
+        ("obj-less-1", size - 1),
+        ("obj", size),
+        ("obj-plus-1", size + 1),
+        ("obj-plus-4096", size + PAGE),
+        ("obj-times-2", 2 * size),
+        ("2p63", 1 << 63),
+        ("u64max", U64),
+    ]
     return _dedupe([*fixed, *relative])
 
 
@@ -321,7 +399,7 @@ def _grid_object(size: int, data_size: int | None) -> tuple[dict[str, Any], list
     if size > D:
         return {"by": "harness", "size": size}, [{"at": 8, "hex": _u64(data_size or 0)}]
     fields = b"VGIS" + struct.pack("<IQII", 1, data_size or 0, 0, 0)
-    prefix = fields[:min(size, FIXED_FIELDS)]
+    prefix = fields[: min(size, FIXED_FIELDS)]
     return {"by": "raw", "size": size}, ([{"at": 0, "hex": prefix.hex()}] if prefix else [])
 
 
@@ -337,22 +415,39 @@ def _advertised_grid(c: _Corpus) -> None:
     clauses = ["LIFE-6", "LIFE-8", "ERR-2", "LIFE-12"]
     for size in GRID_OBJECTS:
         for ad_label, advertised in advertisements(size):
-            cells: list[tuple[str, int | None]] = [("", None)] if size < FIXED_FIELDS else [
-                (f"-ds-{label}", value) for label, value in data_sizes(size, advertised)]
+            cells: list[tuple[str, int | None]] = (
+                [("", None)]
+                if size < FIXED_FIELDS
+                else [(f"-ds-{label}", value) for label, value in data_sizes(size, advertised)]
+            )
             for ds_label, data_size in cells:
                 expect = grid_expect(size, advertised, data_size)
                 segment, plant = _grid_object(size, data_size)
                 name = f"attach-obj-{size}-ad-{ad_label}{ds_label}"
                 probes = _grid_probes(size, advertised)
                 cited = [*clauses, *(["PTR-9"] if any(p["expect"] == ["out_of_bounds"] for p in probes) else [])]
-                c.add("headers", name, _describe_cell(size, advertised, data_size, expect),
-                      cited, [_attach(expect, size=advertised), *probes], segment, plant)
+                c.add(
+                    "headers",
+                    name,
+                    _describe_cell(size, advertised, data_size, expect),
+                    cited,
+                    [_attach(expect, size=advertised), *probes],
+                    segment,
+                    plant,
+                )
                 if "ok" in expect and advertised is not None and advertised > size:
-                    c.add("headers", f"{name}-refused",
-                          f"A valid {size}-byte segment advertised as {advertised} bytes: the advertisement "
-                          "promises bytes the object lacks (a truncated or replaced object), so attach should "
-                          "refuse it (bad_header; LIFE-13, a SHOULD)", ["LIFE-13", "LIFE-8"],
-                          [_attach(["bad_header"], size=advertised)], segment, plant, tier="recommended")
+                    c.add(
+                        "headers",
+                        f"{name}-refused",
+                        f"A valid {size}-byte segment advertised as {advertised} bytes: the advertisement "
+                        "promises bytes the object lacks (a truncated or replaced object), so attach should "
+                        "refuse it (bad_header; LIFE-13, a SHOULD)",
+                        ["LIFE-13", "LIFE-8"],
+                        [_attach(["bad_header"], size=advertised)],
+                        segment,
+                        plant,
+                        tier="recommended",
+                    )
 
 
 # tables -------------------------------------------------------------------------------
@@ -367,8 +462,10 @@ HOSTILE_TABLES: dict[str, tuple[str, list[tuple[int, int]]]] = {
     "entry-straddles-end": ("an entry that crosses the segment's end", [(D, 8), (S - 100, 1000)]),
     "entry-far-past-end": ("one entry at 10^9 (SPEC D1)", [(10**9, 16)]),
     "entry-inside-header": ("an entry at (0, 16), inside the header (SPEC D1)", [(0, 16), (D + 64, 8)]),
-    "entry-from-header-into-data": ("an entry from byte 100 reaching 100 bytes into the data",
-                                    [(100, D), (D + 200, 8)]),
+    "entry-from-header-into-data": (
+        "an entry from byte 100 reaching 100 bytes into the data",
+        [(100, D), (D + 200, 8)],
+    ),
     "zero-length": ("a zero-length entry before another", [(D, 0), (D + 16, 8)]),
     "zero-length-only": ("a single zero-length entry", [(D + 8, 0)]),
     "duplicate-offsets": ("two entries at one offset", [(D, 100), (D, 200)]),
@@ -416,8 +513,13 @@ def _edge_allocations(entries: list[tuple[int, int]]) -> list[tuple[str, str, li
     runs = free_runs(entries)
     largest = max((n for _, n in runs), default=0)
     tail = runs[-1][1] if runs and runs[-1][0] + runs[-1][1] == S else 0
-    sizes = [("largest-gap", largest), ("largest-gap-plus-1", largest + 1), ("tail", tail),
-             ("tail-plus-1", tail + 1), ("sum-of-gaps", sum(n for _, n in runs))]
+    sizes = [
+        ("largest-gap", largest),
+        ("largest-gap-plus-1", largest + 1),
+        ("tail", tail),
+        ("tail-plus-1", tail + 1),
+        ("sum-of-gaps", sum(n for _, n in runs)),
+    ]
     seen = set(EDGE_SKIP)
     ops: list[tuple[str, str, list[dict[str, Any]], list[str]]] = []
     for label, size in sizes:
@@ -425,18 +527,26 @@ def _edge_allocations(entries: list[tuple[int, int]]) -> list[tuple[str, str, li
             continue
         seen.add(size)
         fits = size <= largest
-        verb = (f"allocate {size} bytes ({label.replace('-', ' ')}; the largest free range is {largest} bytes, "
-                f"so {'any safe range or null' if fits else 'only null'})")
-        ops.append((f"allocate-{label}", verb,
-                    [_step("allocate", ["allocated", "null"] if fits else ["null"], size=size)],
-                    ["ALLOC-1"] if fits else ["ALLOC-3"]))
+        verb = (
+            f"allocate {size} bytes ({label.replace('-', ' ')}; the largest free range is {largest} bytes, "
+            f"so {'any safe range or null' if fits else 'only null'})"
+        )
+        ops.append(
+            (
+                f"allocate-{label}",
+                verb,
+                [_step("allocate", ["allocated", "null"] if fits else ["null"], size=size)],
+                ["ALLOC-1"] if fits else ["ALLOC-3"],
+            )
+        )
     return ops
 
 
 def _wide_batch(int8: int, utf8: int, rows: int, metadata: int = 0) -> pa.RecordBatch:
     """A batch of many narrow columns: its IPC size is mostly schema and per-column framing, not buffers."""
-    columns: dict[str, pa.Array] = {f"i{i}": pa.array([(i + r) % 100 for r in range(rows)], pa.int8())
-                                    for i in range(int8)}
+    columns: dict[str, pa.Array] = {
+        f"i{i}": pa.array([(i + r) % 100 for r in range(rows)], pa.int8()) for i in range(int8)
+    }
     columns.update({f"s{i}": pa.array([f"v{i}-{r}" for r in range(rows)], pa.utf8()) for i in range(utf8)})
     batch = pa.RecordBatch.from_pydict(columns)
     return batch.replace_schema_metadata({"blob": "m" * metadata}) if metadata else batch
@@ -467,13 +577,17 @@ def _late_failing_writes(c: _Corpus) -> None:
         estimate = batch.get_total_buffer_size() + 4096
         for label, delta in GAP_DELTAS.items():
             gap = region + delta
-            c.add("tables", f"wide-{shape}-end-gap-{label}",
-                  f"A {spec[0] + spec[1]}-column, {spec[2]}-row batch ({region}-byte region in the reference, "
-                  f"{estimate} by buffers + 4,096) written where the only free space is a {gap}-byte gap at the "
-                  "end: written inside a new entry, or null leaving no entry; no byte outside the entry changes",
-                  ["WRITE-1", "WRITE-3", "WRITE-6", "ALLOC-1", "ALLOC-3", "ERR-2"],
-                  [_step("write", ["written", "null"], batch_bin=bin_name)],
-                  table={"entries": [[D, S - D - gap]]}, bins={bin_name: _stream([batch])})
+            c.add(
+                "tables",
+                f"wide-{shape}-end-gap-{label}",
+                f"A {spec[0] + spec[1]}-column, {spec[2]}-row batch ({region}-byte region in the reference, "
+                f"{estimate} by buffers + 4,096) written where the only free space is a {gap}-byte gap at the "
+                "end: written inside a new entry, or null leaving no entry; no byte outside the entry changes",
+                ["WRITE-1", "WRITE-3", "WRITE-6", "ALLOC-1", "ALLOC-3", "ERR-2"],
+                [_step("write", ["written", "null"], batch_bin=bin_name)],
+                table={"entries": [[D, S - D - gap]]},
+                bins={bin_name: _stream([batch])},
+            )
 
 
 def _tables(c: _Corpus, regions: dict[str, bytes]) -> None:
@@ -483,34 +597,72 @@ def _tables(c: _Corpus, regions: dict[str, bytes]) -> None:
         ops: list[tuple[str, str, list[dict[str, Any]], list[str]]] = [
             ("allocate-8", "allocate 8 bytes", [_step("allocate", ["allocated", "null"], size=8)], []),
             ("allocate-4096", "allocate 4,096 bytes", [_step("allocate", ["allocated", "null"], size=4096)], []),
-            ("allocate-all", "allocate the whole data area less 16 bytes",
-             [_step("allocate", ["allocated", "null"], size=S - D - 16)], []),
-            ("write", "write a small batch", [_step("write", ["written", "null"], batch="signed-ints")],
-             ["WRITE-1", "WRITE-3", "WRITE-6"]),
+            (
+                "allocate-all",
+                "allocate the whole data area less 16 bytes",
+                [_step("allocate", ["allocated", "null"], size=S - D - 16)],
+                [],
+            ),
+            (
+                "write",
+                "write a small batch",
+                [_step("write", ["written", "null"], batch="signed-ints")],
+                ["WRITE-1", "WRITE-3", "WRITE-6"],
+            ),
         ]
         ops += _edge_allocations(entries)
         target = _listed_target(entries)
         if target is not None:
-            ops.append(("free", f"free the listed entry at {target[0]}",
-                        [_step("free", ["ok"], offset=target[0])], ["ALLOC-5"]))
-            ops.append(("shrink", f"shrink the listed entry at {target[0]} to 1 byte",
-                        [_step("shrink", ["ok"], offset=target[0], length=1)], ["ALLOC-6"]))
-        ops.append(("free-unlisted", "free an offset no entry starts at",
-                    [_step("free", ["no_allocation"], offset=D + 4)], ["ALLOC-5", "ERR-1"]))
+            ops.append(
+                (
+                    "free",
+                    f"free the listed entry at {target[0]}",
+                    [_step("free", ["ok"], offset=target[0])],
+                    ["ALLOC-5"],
+                )
+            )
+            ops.append(
+                (
+                    "shrink",
+                    f"shrink the listed entry at {target[0]} to 1 byte",
+                    [_step("shrink", ["ok"], offset=target[0], length=1)],
+                    ["ALLOC-6"],
+                )
+            )
+        ops.append(
+            (
+                "free-unlisted",
+                "free an offset no entry starts at",
+                [_step("free", ["no_allocation"], offset=D + 4)],
+                ["ALLOC-5", "ERR-1"],
+            )
+        )
         for opname, verb, steps, extra in ops:
-            c.add("tables", f"{tname}-{opname}",
-                  f"The peer creates a segment, the harness plants {what}; the peer is asked to {verb}",
-                  [*base, *extra], steps, table=table)
+            c.add(
+                "tables",
+                f"{tname}-{opname}",
+                f"The peer creates a segment, the harness plants {what}; the peer is asked to {verb}",
+                [*base, *extra],
+                steps,
+                table=table,
+            )
     _late_failing_writes(c)
     # the same tables met by an attacher
     for tname in ("unsorted", "overlapping", "entry-past-end", "duplicate-offsets"):
         what, entries = HOSTILE_TABLES[tname]
-        c.add("tables", f"attached-{tname}-allocate",
-              f"The harness makes a segment with {what}; the peer attaches and allocates 8 and 4,096 bytes",
-              ["ALLOC-8", "HDR-10", "ERR-2", "ALLOC-9"],
-              [_attach(["ok"]), _step("allocate", ["allocated", "null"], size=8),
-               _step("allocate", ["allocated", "null"], size=4096)],
-              {"by": "harness", "size": S}, table={"entries": [list(e) for e in entries]})
+        c.add(
+            "tables",
+            f"attached-{tname}-allocate",
+            f"The harness makes a segment with {what}; the peer attaches and allocates 8 and 4,096 bytes",
+            ["ALLOC-8", "HDR-10", "ERR-2", "ALLOC-9"],
+            [
+                _attach(["ok"]),
+                _step("allocate", ["allocated", "null"], size=8),
+                _step("allocate", ["allocated", "null"], size=4096),
+            ],
+            {"by": "harness", "size": S},
+            table={"entries": [list(e) for e in entries]},
+        )
     # over capacity: a valid full table with a count past MAX_ALLOCS
     size = D + 8 * MAX_ALLOCS + 4096
     run = {"start": D, "length": 8, "count": MAX_ALLOCS}
@@ -519,18 +671,42 @@ def _tables(c: _Corpus, regions: dict[str, bytes]) -> None:
         table = {"run": run, "count": count}
         seg: dict[str, Any] = {"by": "peer", "size": size}
         why = f"num_allocs {count} over a full table of 8-byte entries"
-        c.add("tables", f"num-allocs-{label}-allocate", f"{why}: allocate must not fit (ALLOC-3)",
-              ["ALLOC-3", "ALLOC-8", "ERR-2"], [_step("allocate", ["null"], size=8)], seg, table=table)
-        c.add("tables", f"num-allocs-{label}-write", f"{why}: a write must not fit (WRITE-6)",
-              ["ALLOC-3", "ALLOC-8", "WRITE-6", "ERR-2"], [_step("write", ["null"], batch="signed-ints")], seg,
-              table=table)
-        c.add("tables", f"num-allocs-{label}-free",
-              f"{why}: free answers bad_header, or acts on the listed entries only (nothing past byte 65,528)",
-              ["ALLOC-8", "ALLOC-5", "ERR-2"], [_step("free", ["bad_header", "ok"], offset=D + 8)], seg, table=table)
-        c.add("tables", f"num-allocs-{label}-shrink",
-              f"{why}: shrink answers bad_header, or acts on the listed entries only",
-              ["ALLOC-8", "ALLOC-6", "ERR-2"], [_step("shrink", ["bad_header", "ok"], offset=D + 8, length=1)], seg,
-              table=table)
+        c.add(
+            "tables",
+            f"num-allocs-{label}-allocate",
+            f"{why}: allocate must not fit (ALLOC-3)",
+            ["ALLOC-3", "ALLOC-8", "ERR-2"],
+            [_step("allocate", ["null"], size=8)],
+            seg,
+            table=table,
+        )
+        c.add(
+            "tables",
+            f"num-allocs-{label}-write",
+            f"{why}: a write must not fit (WRITE-6)",
+            ["ALLOC-3", "ALLOC-8", "WRITE-6", "ERR-2"],
+            [_step("write", ["null"], batch="signed-ints")],
+            seg,
+            table=table,
+        )
+        c.add(
+            "tables",
+            f"num-allocs-{label}-free",
+            f"{why}: free answers bad_header, or acts on the listed entries only (nothing past byte 65,528)",
+            ["ALLOC-8", "ALLOC-5", "ERR-2"],
+            [_step("free", ["bad_header", "ok"], offset=D + 8)],
+            seg,
+            table=table,
+        )
+        c.add(
+            "tables",
+            f"num-allocs-{label}-shrink",
+            f"{why}: shrink answers bad_header, or acts on the listed entries only",
+            ["ALLOC-8", "ALLOC-6", "ERR-2"],
+            [_step("shrink", ["bad_header", "ok"], offset=D + 8, length=1)],
+            seg,
+            table=table,
+        )
     # resolve does not read the table: a region under a hostile table still resolves
     region = regions["signed-ints"]
     resolve_tables: list[tuple[str, list[tuple[int, int]], int | None]] = [
@@ -543,24 +719,29 @@ def _tables(c: _Corpus, regions: dict[str, bytes]) -> None:
         t: dict[str, Any] = {"entries": [list(e) for e in entries]}
         if over is not None:
             t["count"] = over
-        c.add("tables", f"{tname}-resolve",
-              "A valid region under a hostile table: resolve decodes it and changes no header byte",
-              ["PTR-6", "ALLOC-8", "ERR-2"],
-              [_resolve("signed-ints", D, len(region), ["decoded"])], plant=[{"at": D, "bin": "signed-ints.bin"}],
-              table=t, bins={"signed-ints.bin": region})
+        c.add(
+            "tables",
+            f"{tname}-resolve",
+            "A valid region under a hostile table: resolve decodes it and changes no header byte",
+            ["PTR-6", "ALLOC-8", "ERR-2"],
+            [_resolve("signed-ints", D, len(region), ["decoded"])],
+            plant=[{"at": D, "bin": "signed-ints.bin"}],
+            table=t,
+            bins={"signed-ints.bin": region},
+        )
 
 
 # pointers -----------------------------------------------------------------------------
 
 
-def _resolve(schema_of: str, offset: int | str, length: int | str | None, expect: list[str],
-             **extra: Any) -> dict[str, Any]:
+def _resolve(
+    schema_of: str, offset: int | str, length: int | str | None, expect: list[str], **extra: Any
+) -> dict[str, Any]:
     metadata: dict[str, str] = {OFF: str(offset)}
     if length is not None:
         metadata[LEN] = str(length)
     metadata.update(extra.pop("metadata", {}))
-    step: dict[str, Any] = {"op": "resolve", "schema_of": schema_of, "rows": extra.pop("rows", 0),
-                            "metadata": metadata}
+    step: dict[str, Any] = {"op": "resolve", "schema_of": schema_of, "rows": extra.pop("rows", 0), "metadata": metadata}
     step.update(extra)
     if "decoded" in expect and "expect_batch" not in step and "expect_bin" not in step:
         step["expect_batch"] = schema_of
@@ -576,8 +757,17 @@ def _pointers(c: _Corpus, regions: dict[str, bytes], schemas: dict[str, pa.Schem
     bins = {"signed-ints.bin": region}
 
     def add(name: str, description: str, clauses: list[str], step: dict[str, Any], **kw: Any) -> None:
-        c.add("pointers", name, description, [*clauses, "ERR-2"], [step], plant=kw.get("plant", plant),
-              table=kw.get("table", table), bins=kw.get("bins", bins), needs=kw.get("needs", ()))
+        c.add(
+            "pointers",
+            name,
+            description,
+            [*clauses, "ERR-2"],
+            [step],
+            plant=kw.get("plant", plant),
+            table=kw.get("table", table),
+            bins=kw.get("bins", bins),
+            needs=kw.get("needs", ()),
+        )
 
     oob = ["PTR-9", "ERR-1"]
     for name, o_bad, n_bad, what in [
@@ -592,44 +782,113 @@ def _pointers(c: _Corpus, regions: dict[str, bytes], schemas: dict[str, pa.Schem
         ("length-u64-max", D, U64, "length 2^64-1 (the end overflows)"),
         ("end-wraps-into-data", U64 - 100, D + 200, "an offset + length that wraps around 2^64 into the data"),
     ]:
-        add(f"out-of-bounds-{name}", f"A pointer with {what} must be out_of_bounds before any byte is read", oob,
-            _resolve("signed-ints", o_bad, n_bad, ["out_of_bounds"]))
-    add("zero-length-in-bounds", "A pointer with length 0 inside the data: not out_of_bounds, fails to decode",
-        ["PTR-9", "PTR-10", "ERR-1"], _resolve("signed-ints", D, 0, ["ipc_error"]))
-    add("region-ends-at-segment-end", "A region ending exactly at S resolves (the bound is inclusive)",
-        ["PTR-9", "FRAME-10"], _resolve("signed-ints", S - n, n, ["decoded"]),
-        plant=[{"at": S - n, "bin": "signed-ints.bin"}], table={"entries": [[S - n, n]]})
+        add(
+            f"out-of-bounds-{name}",
+            f"A pointer with {what} must be out_of_bounds before any byte is read",
+            oob,
+            _resolve("signed-ints", o_bad, n_bad, ["out_of_bounds"]),
+        )
+    add(
+        "zero-length-in-bounds",
+        "A pointer with length 0 inside the data: not out_of_bounds, fails to decode",
+        ["PTR-9", "PTR-10", "ERR-1"],
+        _resolve("signed-ints", D, 0, ["ipc_error"]),
+    )
+    add(
+        "region-ends-at-segment-end",
+        "A region ending exactly at S resolves (the bound is inclusive)",
+        ["PTR-9", "FRAME-10"],
+        _resolve("signed-ints", S - n, n, ["decoded"]),
+        plant=[{"at": S - n, "bin": "signed-ints.bin"}],
+        table={"entries": [[S - n, n]]},
+    )
     bad_values = [
-        ("negative", "-{v}"), ("minus-zero", "-0"), ("non-numeric", "abc"), ("empty", ""), ("space-only", " "),
-        ("leading-space", " {v}"), ("trailing-space", "{v} "), ("tab", "\t{v}"), ("newline", "{v}\n"),
-        ("plus", "+{v}"), ("leading-zero", "0{v}"), ("double-zero", "00"), ("hex", "0x{h}"), ("hex-upper", "0X{H}"),
-        ("overflow-u64", str(1 << 64)), ("exponent", "{v}e0"), ("decimal-point", "{v}.0"),
-        ("underscore", "{u}"), ("fullwidth-digits", "{w}"), ("nul", "{v}\u0000"),
+        ("negative", "-{v}"),
+        ("minus-zero", "-0"),
+        ("non-numeric", "abc"),
+        ("empty", ""),
+        ("space-only", " "),
+        ("leading-space", " {v}"),
+        ("trailing-space", "{v} "),
+        ("tab", "\t{v}"),
+        ("newline", "{v}\n"),
+        ("plus", "+{v}"),
+        ("leading-zero", "0{v}"),
+        ("double-zero", "00"),
+        ("hex", "0x{h}"),
+        ("hex-upper", "0X{H}"),
+        ("overflow-u64", str(1 << 64)),
+        ("exponent", "{v}e0"),
+        ("decimal-point", "{v}.0"),
+        ("underscore", "{u}"),
+        ("fullwidth-digits", "{w}"),
+        ("nul", "{v}\u0000"),
     ]
     for key, good in (("offset", D), ("length", n)):
         for name, pattern in bad_values:
-            value = pattern.format(v=good, h=f"{good:x}", H=f"{good:X}", u=f"{str(good)[0]}_{str(good)[1:]}",
-                                   w="".join(chr(0xFF10 + int(ch)) for ch in str(good)))
+            value = pattern.format(
+                v=good,
+                h=f"{good:x}",
+                H=f"{good:X}",
+                u=f"{str(good)[0]}_{str(good)[1:]}",
+                w="".join(chr(0xFF10 + int(ch)) for ch in str(good)),
+            )
             o: int | str = value if key == "offset" else D
             length: int | str = value if key == "length" else n
-            add(f"{key}-{name}", f"The {key} value {value!r} is not canonical decimal: bad_pointer",
-                ["PTR-2", "PTR-8", "ERR-1"], _resolve("signed-ints", o, length, ["bad_pointer"]))
-    add("missing-length", "A pointer without vgi_rpc.shm_length: bad_pointer", ["PTR-8", "ERR-1"],
-        _resolve("signed-ints", D, None, ["bad_pointer"]))
-    add("missing-length-bad-offset", "No length key and a junk offset: bad_pointer (PTR-8 before PTR-9)",
-        ["PTR-8", "ERR-1"], _resolve("signed-ints", "junk", None, ["bad_pointer"]))
-    add("non-canonical-beats-bounds", "A non-canonical offset inside the header: PTR-8 is checked before PTR-9",
-        ["PTR-8", "PTR-9", "ERR-1"], _resolve("signed-ints", "+0", n, ["bad_pointer"]))
-    add("log-level-and-offset", "Zero rows, offset and length keys, and vgi_rpc.log_level: a log batch, passed through",
-        ["PTR-3", "PTR-7"], _resolve("signed-ints", D, n, ["passed-through"], metadata={LOG: "INFO"}))
-    add("log-level-bad-values", "A log batch with junk pointer values is passed through, not validated",
-        ["PTR-3", "PTR-7"], _resolve("signed-ints", "junk", "-1", ["passed-through"], metadata={LOG: "ERROR"}))
-    add("rows-with-offset", "A batch with rows and pointer keys is data: passed through",
-        ["PTR-3", "PTR-7"], _resolve("signed-ints", D, n, ["passed-through"], rows="data"))
-    add("rows-with-bad-values", "A batch with rows and junk pointer keys is data: passed through",
-        ["PTR-3", "PTR-7"], _resolve("signed-ints", "+x", "", ["passed-through"], rows="data"))
-    add("length-only", "Zero rows and only vgi_rpc.shm_length: not a pointer, passed through",
-        ["PTR-3", "PTR-7"], {**_resolve("signed-ints", D, n, ["passed-through"]), "metadata": {LEN: str(n)}})
+            add(
+                f"{key}-{name}",
+                f"The {key} value {value!r} is not canonical decimal: bad_pointer",
+                ["PTR-2", "PTR-8", "ERR-1"],
+                _resolve("signed-ints", o, length, ["bad_pointer"]),
+            )
+    add(
+        "missing-length",
+        "A pointer without vgi_rpc.shm_length: bad_pointer",
+        ["PTR-8", "ERR-1"],
+        _resolve("signed-ints", D, None, ["bad_pointer"]),
+    )
+    add(
+        "missing-length-bad-offset",
+        "No length key and a junk offset: bad_pointer (PTR-8 before PTR-9)",
+        ["PTR-8", "ERR-1"],
+        _resolve("signed-ints", "junk", None, ["bad_pointer"]),
+    )
+    add(
+        "non-canonical-beats-bounds",
+        "A non-canonical offset inside the header: PTR-8 is checked before PTR-9",
+        ["PTR-8", "PTR-9", "ERR-1"],
+        _resolve("signed-ints", "+0", n, ["bad_pointer"]),
+    )
+    add(
+        "log-level-and-offset",
+        "Zero rows, offset and length keys, and vgi_rpc.log_level: a log batch, passed through",
+        ["PTR-3", "PTR-7"],
+        _resolve("signed-ints", D, n, ["passed-through"], metadata={LOG: "INFO"}),
+    )
+    add(
+        "log-level-bad-values",
+        "A log batch with junk pointer values is passed through, not validated",
+        ["PTR-3", "PTR-7"],
+        _resolve("signed-ints", "junk", "-1", ["passed-through"], metadata={LOG: "ERROR"}),
+    )
+    add(
+        "rows-with-offset",
+        "A batch with rows and pointer keys is data: passed through",
+        ["PTR-3", "PTR-7"],
+        _resolve("signed-ints", D, n, ["passed-through"], rows="data"),
+    )
+    add(
+        "rows-with-bad-values",
+        "A batch with rows and junk pointer keys is data: passed through",
+        ["PTR-3", "PTR-7"],
+        _resolve("signed-ints", "+x", "", ["passed-through"], rows="data"),
+    )
+    add(
+        "length-only",
+        "Zero rows and only vgi_rpc.shm_length: not a pointer, passed through",
+        ["PTR-3", "PTR-7"],
+        {**_resolve("signed-ints", D, n, ["passed-through"]), "metadata": {LEN: str(n)}},
+    )
     # schema disagreements
     base = schemas["signed-ints"]
     mismatch: dict[str, pa.Schema] = {
@@ -645,22 +904,40 @@ def _pointers(c: _Corpus, regions: dict[str, bytes], schemas: dict[str, pa.Schem
     for name, schema in mismatch.items():
         expect = ["schema_mismatch"] if name != "dictionary-schema" else ["ipc_error", "schema_mismatch"]
         bin_name = f"schema-{name}.bin"
-        add(f"schema-{name}", f"A stream region resolved under a pointer schema that differs ({name}): "
-            f"{' or '.join(expect)}", ["PTR-11", "PTR-10", "ERR-1"],
+        add(
+            f"schema-{name}",
+            f"A stream region resolved under a pointer schema that differs ({name}): {' or '.join(expect)}",
+            ["PTR-11", "PTR-10", "ERR-1"],
             {**_resolve("signed-ints", D, n, expect), "schema_bin": bin_name, "schema_text": str(schema)},
-            bins={**bins, bin_name: _schema_bytes(schema)})
+            bins={**bins, bin_name: _schema_bytes(schema)},
+        )
     meta = base.with_metadata({"app": "differs"})
-    add("schema-metadata-only", "A pointer schema that differs only in custom metadata resolves",
-        ["PTR-11"], {**_resolve("signed-ints", D, n, ["decoded"]), "schema_bin": "schema-metadata-only.bin",
-                     "schema_text": str(meta)}, bins={**bins, "schema-metadata-only.bin": _schema_bytes(meta)})
+    add(
+        "schema-metadata-only",
+        "A pointer schema that differs only in custom metadata resolves",
+        ["PTR-11"],
+        {
+            **_resolve("signed-ints", D, n, ["decoded"]),
+            "schema_bin": "schema-metadata-only.bin",
+            "schema_text": str(meta),
+        },
+        bins={**bins, "schema-metadata-only.bin": _schema_bytes(meta)},
+    )
     dict_region = regions["dict-int8-utf8"]
     other = pa.schema([pa.field("color", pa.dictionary(pa.int8(), pa.int64()))])
-    add("schema-dictionary-value-type", "A message-framed region under a dictionary of another value type: "
-        "ipc_error or schema_mismatch", ["PTR-11", "PTR-10", "ERR-1"],
-        {**_resolve("dict-int8-utf8", D, len(dict_region), ["ipc_error", "schema_mismatch"]),
-         "schema_bin": "schema-dictionary-value-type.bin", "schema_text": str(other)},
-        plant=[{"at": D, "bin": "dict-int8-utf8.bin"}], table={"entries": [[D, len(dict_region)]]},
-        bins={"dict-int8-utf8.bin": dict_region, "schema-dictionary-value-type.bin": _schema_bytes(other)})
+    add(
+        "schema-dictionary-value-type",
+        "A message-framed region under a dictionary of another value type: ipc_error or schema_mismatch",
+        ["PTR-11", "PTR-10", "ERR-1"],
+        {
+            **_resolve("dict-int8-utf8", D, len(dict_region), ["ipc_error", "schema_mismatch"]),
+            "schema_bin": "schema-dictionary-value-type.bin",
+            "schema_text": str(other),
+        },
+        plant=[{"at": D, "bin": "dict-int8-utf8.bin"}],
+        table={"entries": [[D, len(dict_region)]]},
+        bins={"dict-int8-utf8.bin": dict_region, "schema-dictionary-value-type.bin": _schema_bytes(other)},
+    )
 
 
 def _schema_bytes(schema: pa.Schema) -> bytes:
@@ -687,7 +964,7 @@ def _messages_only(stream: bytes) -> bytes:
     """A stream without its Schema message and EOS: the FRAME-3 form."""
     messages, _ = walk(stream)
     assert messages[0].kind == "schema" and messages[-1].kind == "eos"
-    return stream[messages[0].end: messages[-1].offset]
+    return stream[messages[0].end : messages[-1].offset]
 
 
 def _field_pos(buf: bytes, table: int, field: int) -> int | None:
@@ -704,7 +981,7 @@ def _metadata_span(region: bytes, index: int) -> tuple[int, bytes]:
     messages, _ = walk(region)
     m = messages[index]
     start = m.offset + m.prefix
-    return start, region[start: start + m.metadata_length]
+    return start, region[start : start + m.metadata_length]
 
 
 def record_batch_field(region: bytes, index: int, field: int) -> int | None:
@@ -726,7 +1003,7 @@ def _set_body_length(region: bytes, index: int, value: int) -> bytes:
     if pos is None:
         raise RuntimeError("message has no bodyLength field to change")
     at = start + pos
-    return region[:at] + struct.pack("<q", value) + region[at + 8:]
+    return region[:at] + struct.pack("<q", value) + region[at + 8 :]
 
 
 def _set_last_buffer(region: bytes, index: int, offset: int | None, length: int | None) -> bytes:
@@ -739,17 +1016,26 @@ def _set_last_buffer(region: bytes, index: int, offset: int | None, length: int 
     at = vector + 4 + 16 * (count - 1)
     old_offset, old_length = struct.unpack_from("<qq", region, at)
     new = struct.pack("<qq", old_offset if offset is None else offset, old_length if length is None else length)
-    return region[:at] + new + region[at + 16:]
+    return region[:at] + new + region[at + 16 :]
 
 
 def _regions(c: _Corpus, regions: dict[str, bytes], batches: dict[str, pa.RecordBatch]) -> None:
-    def add(name: str, description: str, clauses: list[str], data: bytes, source: str, expect: list[str],
-            **extra: Any) -> None:
+    def add(
+        name: str, description: str, clauses: list[str], data: bytes, source: str, expect: list[str], **extra: Any
+    ) -> None:
         bin_name = f"{name}.bin"
         files = {bin_name: data, **extra.pop("bins", {})}
-        c.add("regions", name, description, [*clauses, "ERR-2"],
-              [_resolve(source, D, len(data), expect, **extra)], segment={"by": "peer", "size": S},
-              plant=[{"at": D, "bin": bin_name}], table={"entries": [[D, max(len(data), 1)]]}, bins=files)
+        c.add(
+            "regions",
+            name,
+            description,
+            [*clauses, "ERR-2"],
+            [_resolve(source, D, len(data), expect, **extra)],
+            segment={"by": "peer", "size": S},
+            plant=[{"at": D, "bin": bin_name}],
+            table={"entries": [[D, max(len(data), 1)]]},
+            bins=files,
+        )
 
     for source, tag in (("signed-ints", "stream"), ("dict-int8-utf8", "dict")):
         region = regions[source]
@@ -763,8 +1049,9 @@ def _regions(c: _Corpus, regions: dict[str, bytes], batches: dict[str, pa.Record
                 cuts.append((m.offset + 6, f"in-prefix-of-message-{i}"))
                 cuts.append((m.offset + m.prefix + m.metadata_length // 2, f"in-metadata-of-message-{i}"))
                 if m.body_length:
-                    cuts.append((m.offset + m.prefix + m.metadata_length + m.body_length // 2,
-                                 f"in-body-of-message-{i}"))
+                    cuts.append(
+                        (m.offset + m.prefix + m.metadata_length + m.body_length // 2, f"in-body-of-message-{i}")
+                    )
             else:
                 cuts.append((m.offset + 4, "in-eos"))
         rb_end = next(m.end for m in messages if m.kind == "record batch")
@@ -774,69 +1061,182 @@ def _regions(c: _Corpus, regions: dict[str, bytes], batches: dict[str, pa.Record
             decodes = cut >= rb_end
             expect = ["decoded"] if decodes else ["ipc_error"]
             clauses = ["FRAME-6"] if decodes else ["PTR-10", "ERR-1"]
-            add(f"{tag}-truncated-{label}", f"The {source} region ({tag} framing) cut to {cut} of {len(region)} "
+            add(
+                f"{tag}-truncated-{label}",
+                f"The {source} region ({tag} framing) cut to {cut} of {len(region)} "
                 f"bytes: {'the record batch is whole, so it decodes' if decodes else 'ipc_error'}",
-                clauses, region[:cut], source, expect)
+                clauses,
+                region[:cut],
+                source,
+                expect,
+            )
         rng = random.Random(f"{SEED}-{tag}")
         for size in (64, 1024):
-            add(f"{tag}-random-{size}", f"{size} random bytes (seed {SEED}) under the {source} schema: ipc_error",
-                ["PTR-10", "ERR-1"], rng.randbytes(size), source, ["ipc_error"])
-        add(f"{tag}-continuation-then-random", f"FF FF FF FF then random bytes under the {source} schema",
-            ["PTR-10", "ERR-1"], b"\xff\xff\xff\xff" + rng.randbytes(120), source, ["ipc_error"])
-        add(f"{tag}-zeros", f"256 zero bytes under the {source} schema: ipc_error", ["PTR-10", "ERR-1"],
-            bytes(256), source, ["ipc_error"])
-        add(f"{tag}-eos-only", f"Just an EOS under the {source} schema: no record batch, ipc_error",
-            ["PTR-10", "ERR-1"], b"\xff\xff\xff\xff\x00\x00\x00\x00", source, ["ipc_error"])
-        for trailer, data in [("zeros", bytes(64)), ("ff", b"\xff" * 64), ("text", b"trailing text, not IPC!!"),
-                              ("second-eos", b"\xff\xff\xff\xff\x00\x00\x00\x00"),
-                              ("random", random.Random(f"{SEED}-trailer-{tag}").randbytes(100))]:
-            add(f"{tag}-trailing-{trailer}", f"The {source} region followed by {trailer} bytes: the first batch "
-                "decodes, the rest is ignored", ["FRAME-6"], region + data, source, ["decoded"])
+            add(
+                f"{tag}-random-{size}",
+                f"{size} random bytes (seed {SEED}) under the {source} schema: ipc_error",
+                ["PTR-10", "ERR-1"],
+                rng.randbytes(size),
+                source,
+                ["ipc_error"],
+            )
+        add(
+            f"{tag}-continuation-then-random",
+            f"FF FF FF FF then random bytes under the {source} schema",
+            ["PTR-10", "ERR-1"],
+            b"\xff\xff\xff\xff" + rng.randbytes(120),
+            source,
+            ["ipc_error"],
+        )
+        add(
+            f"{tag}-zeros",
+            f"256 zero bytes under the {source} schema: ipc_error",
+            ["PTR-10", "ERR-1"],
+            bytes(256),
+            source,
+            ["ipc_error"],
+        )
+        add(
+            f"{tag}-eos-only",
+            f"Just an EOS under the {source} schema: no record batch, ipc_error",
+            ["PTR-10", "ERR-1"],
+            b"\xff\xff\xff\xff\x00\x00\x00\x00",
+            source,
+            ["ipc_error"],
+        )
+        for trailer, data in [
+            ("zeros", bytes(64)),
+            ("ff", b"\xff" * 64),
+            ("text", b"trailing text, not IPC!!"),
+            ("second-eos", b"\xff\xff\xff\xff\x00\x00\x00\x00"),
+            ("random", random.Random(f"{SEED}-trailer-{tag}").randbytes(100)),
+        ]:
+            add(
+                f"{tag}-trailing-{trailer}",
+                f"The {source} region followed by {trailer} bytes: the first batch decodes, the rest is ignored",
+                ["FRAME-6"],
+                region + data,
+                source,
+                ["decoded"],
+            )
         ms = messages
         first = ms[0]
-        huge_m = region[:first.offset + 4] + struct.pack("<i", len(region) + 4096) + region[first.offset + 8:]
-        add(f"{tag}-metadata-length-past-end", "The first message's metadata length M points past the region",
-            ["PTR-10", "ERR-1"], huge_m, source, ["ipc_error"])
-        neg_m = region[:first.offset + 4] + struct.pack("<i", -8) + region[first.offset + 8:]
-        add(f"{tag}-metadata-length-negative", "The first message's metadata length M is -8",
-            ["PTR-10", "ERR-1"], neg_m, source, ["ipc_error"])
+        huge_m = region[: first.offset + 4] + struct.pack("<i", len(region) + 4096) + region[first.offset + 8 :]
+        add(
+            f"{tag}-metadata-length-past-end",
+            "The first message's metadata length M points past the region",
+            ["PTR-10", "ERR-1"],
+            huge_m,
+            source,
+            ["ipc_error"],
+        )
+        neg_m = region[: first.offset + 4] + struct.pack("<i", -8) + region[first.offset + 8 :]
+        add(
+            f"{tag}-metadata-length-negative",
+            "The first message's metadata length M is -8",
+            ["PTR-10", "ERR-1"],
+            neg_m,
+            source,
+            ["ipc_error"],
+        )
         rb_index = next(i for i, m in enumerate(ms) if m.kind == "record batch")
         for label, value in [("past-end", 1 << 20), ("negative", -8), ("huge", (1 << 63) - 8)]:
-            add(f"{tag}-body-length-{label}", f"The record batch's bodyLength set to {value}",
-                ["PTR-10", "ERR-1"], _set_body_length(region, rb_index, value), source, ["ipc_error"])
-        for label, buf_offset, buf_length in [("offset-past-body", 1 << 16, None), ("length-past-body", None, 1 << 16),
-                                              ("negative-offset", -64, None)]:
-            add(f"{tag}-buffer-{label}", f"The record batch's last buffer gets {label.replace('-', ' ')}: a buffer "
-                "outside the body", ["PTR-10", "ERR-1"], _set_last_buffer(region, rb_index, buf_offset, buf_length),
-                source, ["ipc_error"])
+            add(
+                f"{tag}-body-length-{label}",
+                f"The record batch's bodyLength set to {value}",
+                ["PTR-10", "ERR-1"],
+                _set_body_length(region, rb_index, value),
+                source,
+                ["ipc_error"],
+            )
+        for label, buf_offset, buf_length in [
+            ("offset-past-body", 1 << 16, None),
+            ("length-past-body", None, 1 << 16),
+            ("negative-offset", -64, None),
+        ]:
+            add(
+                f"{tag}-buffer-{label}",
+                f"The record batch's last buffer gets {label.replace('-', ' ')}: a buffer outside the body",
+                ["PTR-10", "ERR-1"],
+                _set_last_buffer(region, rb_index, buf_offset, buf_length),
+                source,
+                ["ipc_error"],
+            )
         compressed = ["decoded", "ipc_error"]
         for codec in ("lz4", "zstd"):
             stream = _stream([batches[source]], ipc.IpcWriteOptions(compression=codec))
             data = stream if tag == "stream" else _messages_only(stream)
-            add(f"{tag}-compressed-{codec}", f"The {source} batch with {codec.upper()} buffers: decoded correctly, "
-                "or ipc_error (FRAME-7)", ["FRAME-7"], data, source, compressed)
+            add(
+                f"{tag}-compressed-{codec}",
+                f"The {source} batch with {codec.upper()} buffers: decoded correctly, or ipc_error (FRAME-7)",
+                ["FRAME-7"],
+                data,
+                source,
+                compressed,
+            )
         second = batches[source].slice(1)
         two = _stream([batches[source], second])
         data = two if tag == "stream" else _messages_only(two)
-        add(f"{tag}-two-record-batches", f"The {source} region holding two record batches: the first decodes",
-            ["FRAME-6"], data, source, ["decoded"])
+        add(
+            f"{tag}-two-record-batches",
+            f"The {source} region holding two record batches: the first decodes",
+            ["FRAME-6"],
+            data,
+            source,
+            ["decoded"],
+        )
     stream, dict_region = regions["signed-ints"], regions["dict-int8-utf8"]
     ms, _ = walk(stream)
-    add("stream-without-eos", "A stream region with no EOS decodes (FRAME-6)", ["FRAME-6", "FRAME-1"],
-        stream[:ms[-1].offset], "signed-ints", ["decoded"])
-    add("stream-schema-only", "A stream region with a Schema message and EOS but no batch: ipc_error",
-        ["PTR-10", "ERR-1"], _schema_bytes(batches["signed-ints"].schema), "signed-ints", ["ipc_error"])
-    add("stream-record-batch-only", "A stream-framed schema but no Schema message in the region: ipc_error",
-        ["PTR-10", "FRAME-1", "ERR-1"], stream[ms[0].end:], "signed-ints", ["ipc_error"])
+    add(
+        "stream-without-eos",
+        "A stream region with no EOS decodes (FRAME-6)",
+        ["FRAME-6", "FRAME-1"],
+        stream[: ms[-1].offset],
+        "signed-ints",
+        ["decoded"],
+    )
+    add(
+        "stream-schema-only",
+        "A stream region with a Schema message and EOS but no batch: ipc_error",
+        ["PTR-10", "ERR-1"],
+        _schema_bytes(batches["signed-ints"].schema),
+        "signed-ints",
+        ["ipc_error"],
+    )
+    add(
+        "stream-record-batch-only",
+        "A stream-framed schema but no Schema message in the region: ipc_error",
+        ["PTR-10", "FRAME-1", "ERR-1"],
+        stream[ms[0].end :],
+        "signed-ints",
+        ["ipc_error"],
+    )
     dms, _ = walk(dict_region + b"\xff\xff\xff\xff\x00\x00\x00\x00")
-    add("dict-without-dictionary", "A dictionary-framed region with its record batch but not its dictionary",
-        ["PTR-10", "FRAME-3", "ERR-1"], dict_region[dms[1].offset:], "dict-int8-utf8", ["ipc_error"])
+    add(
+        "dict-without-dictionary",
+        "A dictionary-framed region with its record batch but not its dictionary",
+        ["PTR-10", "FRAME-3", "ERR-1"],
+        dict_region[dms[1].offset :],
+        "dict-int8-utf8",
+        ["ipc_error"],
+    )
     dict_stream = _stream([batches["dict-int8-utf8"]])
-    add("dict-with-schema-message", "A dictionary-framed schema but the region is a whole stream "
-        "(Schema message first): ipc_error", ["PTR-10", "FRAME-3", "ERR-1"], dict_stream, "dict-int8-utf8",
-        ["ipc_error"])
-    add("dict-region-under-stream-schema", "A message-framed dictionary region under a stream schema",
-        ["PTR-10", "PTR-11", "ERR-1"], dict_region, "signed-ints", ["ipc_error", "schema_mismatch"])
+    add(
+        "dict-with-schema-message",
+        "A dictionary-framed schema but the region is a whole stream (Schema message first): ipc_error",
+        ["PTR-10", "FRAME-3", "ERR-1"],
+        dict_stream,
+        "dict-int8-utf8",
+        ["ipc_error"],
+    )
+    add(
+        "dict-region-under-stream-schema",
+        "A message-framed dictionary region under a stream schema",
+        ["PTR-10", "PTR-11", "ERR-1"],
+        dict_region,
+        "signed-ints",
+        ["ipc_error", "schema_mismatch"],
+    )
 
 
 # arrays -------------------------------------------------------------------------------
@@ -848,19 +1248,29 @@ def _arrays(c: _Corpus) -> None:
         for framing, (batch, data) in fault_regions(fault).items():
             name = f"{fault.name}-{framing}"
             bins = {f"{name}.bin": data, f"{name}-schema.bin": _schema_bytes(batch.schema)}
-            step = {**_resolve("signed-ints", D, len(data), fault.expect), "schema_bin": f"{name}-schema.bin",
-                    "schema_text": str(batch.schema)}
+            step = {
+                **_resolve("signed-ints", D, len(data), fault.expect),
+                "schema_bin": f"{name}-schema.bin",
+                "schema_text": str(batch.schema),
+            }
             if "decoded" in fault.expect:
                 step.pop("expect_batch", None)
                 step["expect_bin"] = f"{name}-batch.bin"
                 bins[f"{name}-batch.bin"] = _stream([batch])
             allowed = "decoded or ipc_error (PTR-12 group 3)" if fault.group == 3 else "ipc_error"
             for op, extra in (("resolve", []), ("read", ["read"])):
-                c.add("arrays", name if op == "resolve" else f"{name}-read",
-                      f"{fault.what}, {framing}-framed, by {op}: {allowed}; never a read outside the region",
-                      ["PTR-12", "PTR-10", "ERR-2"], [{**step, "op": op}], segment={"by": "peer", "size": S},
-                      plant=[{"at": D, "bin": f"{name}.bin"}], table={"entries": [[D, len(data)]]}, bins=bins,
-                      needs=extra)
+                c.add(
+                    "arrays",
+                    name if op == "resolve" else f"{name}-read",
+                    f"{fault.what}, {framing}-framed, by {op}: {allowed}; never a read outside the region",
+                    ["PTR-12", "PTR-10", "ERR-2"],
+                    [{**step, "op": op}],
+                    segment={"by": "peer", "size": S},
+                    plant=[{"at": D, "bin": f"{name}.bin"}],
+                    table={"entries": [[D, len(data)]]},
+                    bins=bins,
+                    needs=extra,
+                )
 
 
 # shrunk -------------------------------------------------------------------------------
@@ -889,11 +1299,20 @@ def _shrunk(c: _Corpus, regions: dict[str, bytes]) -> None:
         for op, verb, step, needs in operations:
             if to == D and op in ("allocate", "free"):
                 continue  # the table is all in the header, which is still there: nothing to tell
-            c.add("shrunk", f"to-{to}-then-{op}",
-                  f"The peer attaches a valid {S}-byte segment, the harness truncates the object to {what}, then "
-                  f"the peer is asked to {verb}: a typed error ({', '.join(SHRUNK_ERRORS)}), never a fault",
-                  ["LIFE-14", "ERR-2"], [_attach(["ok"]), _step("truncate", ["ok"], size=to), step],
-                  {"by": "harness", "size": S}, plant, table=table, needs=needs, bins=bins, tier="recommended")
+            c.add(
+                "shrunk",
+                f"to-{to}-then-{op}",
+                f"The peer attaches a valid {S}-byte segment, the harness truncates the object to {what}, then "
+                f"the peer is asked to {verb}: a typed error ({', '.join(SHRUNK_ERRORS)}), never a fault",
+                ["LIFE-14", "ERR-2"],
+                [_attach(["ok"]), _step("truncate", ["ok"], size=to), step],
+                {"by": "harness", "size": S},
+                plant,
+                table=table,
+                needs=needs,
+                bins=bins,
+                tier="recommended",
+            )
 
 
 # names --------------------------------------------------------------------------------
@@ -902,8 +1321,12 @@ def _shrunk(c: _Corpus, regions: dict[str, bytes]) -> None:
 def _names(c: _Corpus) -> None:
     harness = {"by": "harness", "size": S}
     attach_cases = [
-        ("extra-leading-slash", "//{bare}", ["ok", "bad_name"],
-         "two leading slashes: opened as given (glibc strips them) or refused"),
+        (
+            "extra-leading-slash",
+            "//{bare}",
+            ["ok", "bad_name"],
+            "two leading slashes: opened as given (glibc strips them) or refused",
+        ),
         ("trailing-slash", "{name}/", ["bad_name"], "a '/' after the name"),
         ("inner-slash", "/a/{bare}", ["bad_name"], "a '/' inside the name"),
         ("double-inner-slash", "{name}//x", ["bad_name"], "'//' after the name"),
@@ -920,12 +1343,23 @@ def _names(c: _Corpus) -> None:
         ("dot-dot", "/../{bare}", ["bad_name"], "'/../' then the name"),
     ]
     for name, pattern, expect, what in attach_cases:
-        c.add("names", f"attach-{name}", f"Attach {what}: {' or '.join(expect)}", ["LIFE-9", "ERR-2"],
-              [_attach(expect, name=pattern)], harness)
-    c.add("names", "attach-mode-0000",
-          "Attach an object whose mode is 0000. bad_name when the OS refuses; a peer running as root (CI) may "
-          "open it, so success is also accepted", ["LIFE-9", "LIFE-11", "ERR-2"], [_attach(["bad_name", "ok"])],
-          {"by": "harness", "size": S, "mode": 0})
+        c.add(
+            "names",
+            f"attach-{name}",
+            f"Attach {what}: {' or '.join(expect)}",
+            ["LIFE-9", "ERR-2"],
+            [_attach(expect, name=pattern)],
+            harness,
+        )
+    c.add(
+        "names",
+        "attach-mode-0000",
+        "Attach an object whose mode is 0000. bad_name when the OS refuses; a peer running as root (CI) may "
+        "open it, so success is also accepted",
+        ["LIFE-9", "LIFE-11", "ERR-2"],
+        [_attach(["bad_name", "ok"])],
+        {"by": "harness", "size": S, "mode": 0},
+    )
     create_cases = [
         ("existing", "{name}", "the name of an existing object (it must stay untouched)"),
         ("existing-without-slash", "{bare}", "an existing object's name without its slash"),
@@ -936,9 +1370,15 @@ def _names(c: _Corpus) -> None:
         ("only-slash", "/", "just '/'"),
     ]
     for name, pattern, what in create_cases:
-        c.add("names", f"create-{name}", f"Create {what}: bad_name, and no new object is left behind",
-              ["LIFE-1", "LIFE-9", "ERR-2"], [_step("create", ["bad_name"], name=pattern, size=S)], harness,
-              needs=["named_create"])
+        c.add(
+            "names",
+            f"create-{name}",
+            f"Create {what}: bad_name, and no new object is left behind",
+            ["LIFE-1", "LIFE-9", "ERR-2"],
+            [_step("create", ["bad_name"], name=pattern, size=S)],
+            harness,
+            needs=["named_create"],
+        )
 
 
 # --- generation ----------------------------------------------------------------------
@@ -952,8 +1392,12 @@ def generate() -> dict[str, bytes]:
     schemas = {n: b.schema for n, b in batches.items()}
     corpus = _Corpus()
     builders: list[Callable[[], None]] = [
-        lambda: _headers(corpus), lambda: _tables(corpus, regions), lambda: _pointers(corpus, regions, schemas),
-        lambda: _regions(corpus, regions, batches), lambda: _arrays(corpus), lambda: _shrunk(corpus, regions),
+        lambda: _headers(corpus),
+        lambda: _tables(corpus, regions),
+        lambda: _pointers(corpus, regions, schemas),
+        lambda: _regions(corpus, regions, batches),
+        lambda: _arrays(corpus),
+        lambda: _shrunk(corpus, regions),
         lambda: _names(corpus),
     ]
     for build in builders:
@@ -963,8 +1407,13 @@ def generate() -> dict[str, bytes]:
 
 def owned_files(root: Path = CORPUS_DIR) -> list[str]:
     """Generated files under ``root`` (everything in the group folders; README.md is not one)."""
-    return sorted(p.relative_to(root).as_posix() for g in GROUPS if (root / g).is_dir()
-                  for p in (root / g).iterdir() if p.is_file())
+    return sorted(
+        p.relative_to(root).as_posix()
+        for g in GROUPS
+        if (root / g).is_dir()
+        for p in (root / g).iterdir()
+        if p.is_file()
+    )
 
 
 def regenerate(root: Path = CORPUS_DIR) -> list[Path]:
@@ -992,8 +1441,11 @@ def check(root: Path = CORPUS_DIR) -> list[str]:
     have = owned_files(root)
     problems = [f"{rel}: missing (the generator writes it)" for rel in sorted(set(want) - set(have))]
     problems += [f"{rel}: stale (the generator no longer writes it)" for rel in sorted(set(have) - set(want))]
-    problems += [f"{rel}: differs from the generator's output" for rel in sorted(set(want) & set(have))
-                 if (root / rel).read_bytes() != want[rel]]
+    problems += [
+        f"{rel}: differs from the generator's output"
+        for rel in sorted(set(want) & set(have))
+        if (root / rel).read_bytes() != want[rel]
+    ]
     return problems
 
 

@@ -125,8 +125,9 @@ def check_source(manifest: Manifest) -> None:
     up = manifest.upstream
     if manifest.source is not None:
         if not manifest.source.is_dir():
-            raise PeerUnavailable(f"peer {manifest.name}: --peer-source {manifest.name}={manifest.source}: "
-                                  "no such folder")
+            raise PeerUnavailable(
+                f"peer {manifest.name}: --peer-source {manifest.name}={manifest.source}: no such folder"
+            )
         return
     if up is not None and not up.served:
         raise PeerUnavailable(
@@ -171,8 +172,15 @@ def _run_step(manifest: Manifest, argv: list[str], env: dict[str, str], log: IO[
     _log(f"  $ {' '.join(argv)}")
     log.write(f"$ {' '.join(argv)}\n")
     try:
-        proc = subprocess.Popen(argv, cwd=manifest.folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                env=env, text=True, errors="replace")
+        proc = subprocess.Popen(
+            argv,
+            cwd=manifest.folder,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+            errors="replace",
+        )
     except OSError as exc:
         raise PeerUnavailable(f"peer {manifest.name}: build step {argv[0]} cannot start: {exc}") from exc
     assert proc.stdout is not None
@@ -180,6 +188,8 @@ def _run_step(manifest: Manifest, argv: list[str], env: dict[str, str], log: IO[
         folded = condense(proc.stdout, log)
     note = f", {folded} progress lines folded" if folded else ""
     if proc.returncode != 0:
-        raise PeerUnavailable(f"peer {manifest.name}: build step {' '.join(argv)} failed with status "
-                              f"{proc.returncode} after {time.monotonic() - began:.1f} s (full output: {log_path})")
+        raise PeerUnavailable(
+            f"peer {manifest.name}: build step {' '.join(argv)} failed with status "
+            f"{proc.returncode} after {time.monotonic() - began:.1f} s (full output: {log_path})"
+        )
     _log(f"    done in {time.monotonic() - began:.1f} s{note}")

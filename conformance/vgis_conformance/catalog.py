@@ -457,8 +457,9 @@ CATALOG: tuple[BatchSpec, ...] = (
     BatchSpec("structs", "struct with a non-nullable child, a nested struct and a list child", _structs),
     BatchSpec("maps", "map<utf8,int64> and a keys-sorted map<int32,utf8>", _maps),
     BatchSpec("unions", "a dense union (int64|utf8|bool) and a sparse union with type codes 5 and 7", _unions),
-    BatchSpec("union-type-code-127", "a dense union with type codes 0 and 127, a sparse one with 126 and 127",
-              _union_code_127),
+    BatchSpec(
+        "union-type-code-127", "a dense union with type codes 0 and 127, a sparse one with 126 and 127", _union_code_127
+    ),
     BatchSpec("nulls-everywhere", "sixteen columns of many types, every value null", _nulls_everywhere),
     BatchSpec(
         "empty-strings",

@@ -16,8 +16,10 @@ BYTE_EXACT_LIBRARIES = frozenset({"pyarrow", "arrow-cpp"})
 def first_difference(expected: bytes, got: bytes) -> str:
     """Where two byte strings first differ, with a little context."""
     n = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
-    return (f"lengths {len(expected)} vs {len(got)}; first difference at byte {n}: "
-            f"expected {expected[n:n + 16].hex()} got {got[n:n + 16].hex()}")
+    return (
+        f"lengths {len(expected)} vs {len(got)}; first difference at byte {n}: "
+        f"expected {expected[n : n + 16].hex()} got {got[n : n + 16].hex()}"
+    )
 
 
 def check_region_bytes(region: bytes, schema: pa.Schema, dictionary_fields: int) -> list[str]:
@@ -43,8 +45,10 @@ def check_region_bytes(region: bytes, schema: pa.Schema, dictionary_fields: int)
     if batches != 1:
         problems.append(f"expected exactly one record batch message, found {batches} in {kinds}")
     if kinds.count("dictionary") > dictionary_fields:
-        problems.append(f"FRAME-5: {kinds.count('dictionary')} dictionary messages for {dictionary_fields} "
-                        "dictionary fields (deltas or repeats)")
+        problems.append(
+            f"FRAME-5: {kinds.count('dictionary')} dictionary messages for {dictionary_fields} "
+            "dictionary fields (deltas or repeats)"
+        )
     if framing_of(schema) is Framing.STREAM:
         if not kinds or kinds[0] != "schema":
             problems.append(f"FRAME-1: stream framing must start with a schema message, got {kinds[:1]}")
@@ -62,10 +66,12 @@ def check_region_bytes(region: bytes, schema: pa.Schema, dictionary_fields: int)
 
 def count_dictionary_fields(schema: pa.Schema) -> int:
     """Dictionary-encoded fields at any depth."""
+
     def count(t: pa.DataType) -> int:
         own = 1 if pa.types.is_dictionary(t) else 0
         inner = t.value_type if pa.types.is_dictionary(t) else t
         return own + sum(count(inner.field(i).type) for i in range(getattr(inner, "num_fields", 0)))
+
     return sum(count(f.type) for f in schema)
 
 
@@ -75,8 +81,14 @@ def first_dirty(data: bytes, lo: int, hi: int) -> int | None:
     return None if dirty is None else lo + dirty
 
 
-def check_write(seg: Seg, before: list[tuple[int, int]], offset: int | None, length: int | None,
-                batch: pa.RecordBatch, golden: bytes | None) -> pa.RecordBatch:
+def check_write(
+    seg: Seg,
+    before: list[tuple[int, int]],
+    offset: int | None,
+    length: int | None,
+    batch: pa.RecordBatch,
+    golden: bytes | None,
+) -> pa.RecordBatch:
     """Everything WRITE-1/3 and FRAME-* say about one write; returns the decoded batch."""
     assert offset is not None and length is not None, "the writer said the batch does not fit a segment sized for it"
     entries = list(seg.map.header().entries)
@@ -88,12 +100,14 @@ def check_write(seg: Seg, before: list[tuple[int, int]], offset: int | None, len
     assert length <= entry_length, f"WRITE-1: region length {length} exceeds its entry {mine[0]}"
     data = seg.map.data()
     start, end = entry_offset - HEADER_SIZE, entry_offset - HEADER_SIZE + entry_length
-    outside = [i + HEADER_SIZE for i in (first_dirty(data, 0, start), first_dirty(data, end, len(data)))
-               if i is not None]
+    outside = [
+        i + HEADER_SIZE for i in (first_dirty(data, 0, start), first_dirty(data, end, len(data))) if i is not None
+    ]
     assert not outside, f"WRITE-3: bytes written outside the entry {mine[0]}, first at offset(s) {outside}"
     dirty = first_dirty(data, start + length, end)
-    assert dirty is None, (f"reported length {length}, but bytes after it were written too, "
-                           f"first at offset {dirty + HEADER_SIZE}")
+    assert dirty is None, (
+        f"reported length {length}, but bytes after it were written too, first at offset {dirty + HEADER_SIZE}"
+    )
     region = seg.map.read(offset, length)
     problems = check_region_bytes(region, batch.schema, count_dictionary_fields(batch.schema))
     assert not problems, "framing problems:\n  " + "\n  ".join(problems)
@@ -140,5 +154,5 @@ def check_inside_region(batch: pa.RecordBatch, size: int, offset: int, length: i
                 raise ReadOutsideRegion(
                     f"ERR-2: {who} decoded the region ({offset}, {length}) to a batch whose column {column!r} "
                     f"holds segment bytes from outside it: byte {hit[0]} of one of its buffers is the canary "
-                    f"of segment offset {hit[1]} (read outside its region)")
-
+                    f"of segment offset {hit[1]} (read outside its region)"
+                )

@@ -81,8 +81,11 @@ def cmd_replay(args: argparse.Namespace, extra: list[str]) -> int:
     from vgis_conformance.protocol import PeerError, PeerFailure
 
     data = json.loads(Path(args.report).read_text())
-    matches = [c for c in data["cases"] if c["case_id"] == args.case
-               and (not args.peers or c["peers"] == args.peers.split(","))]
+    matches = [
+        c
+        for c in data["cases"]
+        if c["case_id"] == args.case and (not args.peers or c["peers"] == args.peers.split(","))
+    ]
     if not matches or not matches[0].get("replay"):
         print(f"no replay recipe for {args.case} in {args.report}")
         return 2
@@ -142,8 +145,10 @@ def cmd_known_failures(args: argparse.Namespace, extra: list[str]) -> int:
     if not by_peer:
         wanted = ", ".join(args.peer) if args.peer else "any registered peer"
         in_report = sorted({n for c in data["cases"] for n in c["peers"]})
-        print(f"{args.report} has no case of {wanted} (it has {in_report}); an unregistered peer needs "
-              "--peer NAME --file PATH: nothing written")
+        print(
+            f"{args.report} has no case of {wanted} (it has {in_report}); an unregistered peer needs "
+            "--peer NAME --file PATH: nothing written"
+        )
         return 1
     for name, entries in sorted(by_peer.items()):
         path = files[name]
@@ -214,16 +219,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="build the peers and run the conformance matrix (extra args go to pytest)")
     run.add_argument("--peer", action="append", default=[])
-    run.add_argument("--peer-cmd", action="append", default=[], metavar="[NAME=]CMD",
-                     help="an unregistered peer: the command that starts it (repeatable)")
-    run.add_argument("--known-failures", action="append", default=[], metavar="[NAME=]FILE",
-                     help="the known-failures list of a --peer-cmd peer")
+    run.add_argument(
+        "--peer-cmd",
+        action="append",
+        default=[],
+        metavar="[NAME=]CMD",
+        help="an unregistered peer: the command that starts it (repeatable)",
+    )
+    run.add_argument(
+        "--known-failures",
+        action="append",
+        default=[],
+        metavar="[NAME=]FILE",
+        help="the known-failures list of a --peer-cmd peer",
+    )
     run.add_argument("--require-all-peers", action="store_true")
     run.add_argument("-n", "--jobs", default="auto", help="xdist workers (0: serial)")
     run.add_argument("--report-dir", default="reports", help="where the reports go (default: ./reports)")
     add_source_argument(run)
-    doctor = sub.add_parser("doctor", help="check a new peer step by step: handshake, create, attach, allocate, "
-                            "write, resolve, close and unlink (exit 0 ok, 1 a step failed, 3 not implemented yet)")
+    doctor = sub.add_parser(
+        "doctor",
+        help="check a new peer step by step: handshake, create, attach, allocate, "
+        "write, resolve, close and unlink (exit 0 ok, 1 a step failed, 3 not implemented yet)",
+    )
     group = doctor.add_mutually_exclusive_group(required=True)
     group.add_argument("--peer-cmd")
     group.add_argument("--peer")
@@ -242,16 +260,24 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--report", default=str(DEFAULT_REPORT))
     replay.add_argument("--case", required=True)
     replay.add_argument("--peers", default="")
-    replay.add_argument("--peer-cmd", action="append", default=[], metavar="NAME=CMD",
-                        help="an unregistered peer of the report, as it was given to the run (repeatable)")
+    replay.add_argument(
+        "--peer-cmd",
+        action="append",
+        default=[],
+        metavar="NAME=CMD",
+        help="an unregistered peer of the report, as it was given to the run (repeatable)",
+    )
     known = sub.add_parser("known-failures", help="update known-failures files from a report")
     known.add_argument("--report", default=str(DEFAULT_REPORT))
     known.add_argument("--peer", action="append", default=[])
     known.add_argument("--rewrite", action="store_true")
     known.add_argument("--file", help="the known-failures file of the one --peer (needed for a --peer-cmd peer)")
-    known.add_argument("--verify", action="store_true",
-                       help="run every bug line's witness (peers/<peer>/witnesses.toml) alone on its peer and fail "
-                            "when one no longer shows its claim; also lints categories and witnesses")
+    known.add_argument(
+        "--verify",
+        action="store_true",
+        help="run every bug line's witness (peers/<peer>/witnesses.toml) alone on its peer and fail "
+        "when one no longer shows its claim; also lints categories and witnesses",
+    )
     known.add_argument("-n", "--jobs", default="2", help="xdist workers for --verify (0: serial)")
     known.add_argument("--report-dir", help="keep the --verify run's reports here")
     add_source_argument(known)
@@ -267,9 +293,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``vgis-conformance`` console script."""
     args, extra = build_parser().parse_known_args(argv)
-    handlers = {"run": cmd_run, "doctor": cmd_doctor, "replay": cmd_replay, "known-failures": cmd_known_failures,
-                "fixtures": cmd_fixtures, "bench": cmd_bench, "cache": cmd_cache,
-                "new-peer": cmd_new_peer}
+    handlers = {
+        "run": cmd_run,
+        "doctor": cmd_doctor,
+        "replay": cmd_replay,
+        "known-failures": cmd_known_failures,
+        "fixtures": cmd_fixtures,
+        "bench": cmd_bench,
+        "cache": cmd_cache,
+        "new-peer": cmd_new_peer,
+    }
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     return handlers[args.command](args, extra)
 

@@ -152,8 +152,10 @@ def step_handshake(state: State) -> str:
     if not isinstance(arrow, dict) or "library" not in arrow:
         raise StepFailed(f"hello's arrow is not {{library, version}}: {arrow!r}")
     caps = sorted(state.peer.capabilities)
-    return (f"{info['name']} {info['version']}, language {language}, arrow {arrow.get('library')} "
-            f"{arrow.get('version', '?')}, capabilities {caps or 'none'}")
+    return (
+        f"{info['name']} {info['version']}, language {language}, arrow {arrow.get('library')} "
+        f"{arrow.get('version', '?')}, capabilities {caps or 'none'}"
+    )
 
 
 def step_create(state: State) -> str:
@@ -163,13 +165,16 @@ def step_create(state: State) -> str:
     name, size = str(answer["name"]), int(answer["size"])
     state.seg = Seg(name, size, {state.peer.name: str(answer["segment"])}, state.peer)
     check(memory.exists(name), f"create answered {answer} but {memory.shm_path(name)} does not exist")
-    check(size == memory.shm_path(name).stat().st_size, f"create says size {size}, the object is "
-          f"{memory.shm_path(name).stat().st_size} bytes")
+    check(
+        size == memory.shm_path(name).stat().st_size,
+        f"create says size {size}, the object is {memory.shm_path(name).stat().st_size} bytes",
+    )
     head = state.segment.map.header()
     expected = (MAGIC, VERSION, size - HEADER_SIZE, 0, 0)
     got = (head.magic, head.version, head.data_size, head.num_allocs, head.padding)
-    check(got == expected, f"fresh header (magic, version, data_size, num_allocs, padding) is {got}, "
-          f"expected {expected}")
+    check(
+        got == expected, f"fresh header (magic, version, data_size, num_allocs, padding) is {got}, expected {expected}"
+    )
     return f"{name}, {size} bytes, handle {answer['segment']}"
 
 
@@ -183,8 +188,10 @@ def step_attach(state: State) -> str:
     check(int(answer["size"]) == seg.size, f"attach says size {answer['size']}, the segment is {seg.size}")
     shown = call(state, "header", segment=state.attached, length=24)
     expected = seg.map.header_bytes()[:24].hex()
-    check(shown.get("hex") == expected, f"header through the second handle is {shown.get('hex')}, "
-          f"the segment holds {expected}")
+    check(
+        shown.get("hex") == expected,
+        f"header through the second handle is {shown.get('hex')}, the segment holds {expected}",
+    )
     return f"handle {state.attached}; its header matches the segment's"
 
 
@@ -245,16 +252,24 @@ def resolve_step(framing: str) -> Callable[[State], str]:
         if offset is None:
             raise StepFailed("the reference could not place the golden region (is the segment full?)")
         out = state.file("resolved")
-        answer = call(state, "resolve", segment=state.handle(),
-                      batch=str(save_batch(state.file("pointer"), empty_batch(case.batch.schema))),
-                      metadata={OFFSET_KEY.decode(): str(offset), LENGTH_KEY.decode(): str(len(case.region))},
-                      out=str(out))
+        answer = call(
+            state,
+            "resolve",
+            segment=state.handle(),
+            batch=str(save_batch(state.file("pointer"), empty_batch(case.batch.schema))),
+            metadata={OFFSET_KEY.decode(): str(offset), LENGTH_KEY.decode(): str(len(case.region))},
+            out=str(out),
+        )
         check(answer.get("pointer") is True, f"resolve says pointer={answer.get('pointer')!r} for a pointer batch")
-        check(answer.get("release_offset") == offset,
-              f"release_offset is {answer.get('release_offset')!r}, expected {offset} (PTR-6)")
+        check(
+            answer.get("release_offset") == offset,
+            f"release_offset is {answer.get('release_offset')!r}, expected {offset} (PTR-6)",
+        )
         source = {SOURCE_KEY.decode(): seg.name}
-        check(answer.get("metadata") == source, f"metadata after resolve is {answer.get('metadata')}, "
-              f"expected {source} (PTR-5)")
+        check(
+            answer.get("metadata") == source,
+            f"metadata after resolve is {answer.get('metadata')}, expected {source} (PTR-5)",
+        )
         try:
             batch = load_batch(out)
         except (OSError, ValueError, PeerFailure) as exc:
@@ -284,16 +299,47 @@ def step_close_unlink(state: State) -> str:
 STEPS = (
     Step("1", "handshake", step_handshake, section="Transport; Operations (hello); Peer manifests"),
     Step("2", "create", step_create, ("LIFE-1", "LIFE-2", "LIFE-3", "HDR-1", "HDR-4"), needs=("1",)),
-    Step("3", "attach from a second handle", step_attach, ("LIFE-9", "HDR-1"),
-         "Segment handles; Operations (attach, header)", needs=("2",)),
-    Step("4", "allocate/free", step_allocate, ("ALLOC-1", "ALLOC-2", "ALLOC-5"),
-         "Operations (optional: allocate)", needs=("2",), capability="allocate"),
-    Step("5", "write", step_write, ("WRITE-1", "WRITE-3", "FRAME-1", "FRAME-2", "FRAME-3"),
-         "Operations (write); Binary payloads are files", needs=("2",)),
-    Step("6a", "resolve a golden region, stream framing", resolve_step("stream"),
-         ("FRAME-1", "PTR-5", "PTR-6"), "Operations (resolve); Binary payloads are files", needs=("2",)),
-    Step("6b", "resolve a golden region, dictionary framing", resolve_step("dictionary"),
-         ("FRAME-3", "PTR-5", "PTR-6"), "Operations (resolve); Binary payloads are files", needs=("2",)),
+    Step(
+        "3",
+        "attach from a second handle",
+        step_attach,
+        ("LIFE-9", "HDR-1"),
+        "Segment handles; Operations (attach, header)",
+        needs=("2",),
+    ),
+    Step(
+        "4",
+        "allocate/free",
+        step_allocate,
+        ("ALLOC-1", "ALLOC-2", "ALLOC-5"),
+        "Operations (optional: allocate)",
+        needs=("2",),
+        capability="allocate",
+    ),
+    Step(
+        "5",
+        "write",
+        step_write,
+        ("WRITE-1", "WRITE-3", "FRAME-1", "FRAME-2", "FRAME-3"),
+        "Operations (write); Binary payloads are files",
+        needs=("2",),
+    ),
+    Step(
+        "6a",
+        "resolve a golden region, stream framing",
+        resolve_step("stream"),
+        ("FRAME-1", "PTR-5", "PTR-6"),
+        "Operations (resolve); Binary payloads are files",
+        needs=("2",),
+    ),
+    Step(
+        "6b",
+        "resolve a golden region, dictionary framing",
+        resolve_step("dictionary"),
+        ("FRAME-3", "PTR-5", "PTR-6"),
+        "Operations (resolve); Binary payloads are files",
+        needs=("2",),
+    ),
     Step("7", "close then unlink", step_close_unlink, ("LIFE-10",), "Operations (close, unlink)", needs=("2",)),
 )
 

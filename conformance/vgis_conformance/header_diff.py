@@ -38,8 +38,7 @@ def _byte_order_hint(expected: bytes, got: bytes, clause: str) -> str:
 
 def _field_line(name: str, offset: int, clause: str, fmt: str, expected: bytes, got: bytes) -> str:
     hint = "" if fmt.endswith("s") else _byte_order_hint(expected, got, clause)
-    return (f"{name} @ byte {offset} ({clause}): expected {_value(expected, fmt)}, "
-            f"got {_value(got, fmt)}{hint}")
+    return f"{name} @ byte {offset} ({clause}): expected {_value(expected, fmt)}, got {_value(got, fmt)}{hint}"
 
 
 def _entry_count(prefix: bytes) -> int:
@@ -48,13 +47,13 @@ def _entry_count(prefix: bytes) -> int:
 
 def _entry(prefix: bytes, i: int) -> tuple[int, int] | None:
     at = FIXED_SIZE + i * ENTRY_SIZE
-    raw = prefix[at:at + ENTRY_SIZE]
+    raw = prefix[at : at + ENTRY_SIZE]
     return struct.unpack("<QQ", raw) if len(raw) == ENTRY_SIZE else None
 
 
 def _num_allocs(prefix: bytes) -> str:
     field = next(f for f in FIELDS if f.name == "num_allocs")
-    raw = prefix[field.offset:field.offset + field.size]
+    raw = prefix[field.offset : field.offset + field.size]
     return str(struct.unpack(field.fmt, raw)[0]) if len(raw) == field.size else "unreadable"
 
 
@@ -69,20 +68,26 @@ def _only_one_side(prefix: bytes, start: int, stop: int, side: str) -> str:
     else:
         what = ", ".join(map(str, distinct[:3])) + (", ..." if len(distinct) > 3 else "")
     other = "expected" if side == "got" else "got"
-    return (f"{span} @ bytes {first}..{last} ({ENTRY_CLAUSE}, {MEANINGFUL_CLAUSE}): meaningful only in {side} "
-            f"(num_allocs {_num_allocs(prefix)}), absent from {other}: {stop - start} entries, {what}")
+    return (
+        f"{span} @ bytes {first}..{last} ({ENTRY_CLAUSE}, {MEANINGFUL_CLAUSE}): meaningful only in {side} "
+        f"(num_allocs {_num_allocs(prefix)}), absent from {other}: {stop - start} entries, {what}"
+    )
 
 
 def field_lines(expected: bytes, got: bytes) -> list[str]:
     """One line per differing field of two meaningful header prefixes: fixed fields, then entries."""
-    lines = [_field_line(f.name, f.offset, f.clause, f.fmt, expected[f.offset:f.offset + f.size],
-                         got[f.offset:f.offset + f.size])
-             for f in FIELDS if expected[f.offset:f.offset + f.size] != got[f.offset:f.offset + f.size]]
+    lines = [
+        _field_line(
+            f.name, f.offset, f.clause, f.fmt, expected[f.offset : f.offset + f.size], got[f.offset : f.offset + f.size]
+        )
+        for f in FIELDS
+        if expected[f.offset : f.offset + f.size] != got[f.offset : f.offset + f.size]
+    ]
     n_expected, n_got = _entry_count(expected), _entry_count(got)
     for i in range(min(n_expected, n_got)):
         for rel, name in ((0, "offset"), (8, "length")):
             at = FIXED_SIZE + i * ENTRY_SIZE + rel
-            e, g = expected[at:at + 8], got[at:at + 8]
+            e, g = expected[at : at + 8], got[at : at + 8]
             if e != g:
                 lines.append(_field_line(f"entries[{i}].{name}", at, ENTRY_CLAUSE, "<Q", e, g))
     if n_got > n_expected:

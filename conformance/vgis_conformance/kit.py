@@ -123,8 +123,9 @@ class Kit:
     def create(self, peer: Peer, size: int = DEFAULT_SIZE) -> Seg:
         """Have ``peer`` create a segment; the case owns it from here."""
         result = ok(peer, "create", name=segment_name(peer.name), size=size)
-        seg = Seg(str(result["name"]), int(result["size"]), {peer.name: str(result["segment"])}, peer,
-                  {peer.name: _pid(peer)})
+        seg = Seg(
+            str(result["name"]), int(result["size"]), {peer.name: str(result["segment"])}, peer, {peer.name: _pid(peer)}
+        )
         self.segments.append(seg)
         return seg
 

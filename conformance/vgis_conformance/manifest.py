@@ -14,7 +14,15 @@ from vgis_conformance.layout import KIT_ROOT, PEERS_DIR
 
 CACHE_ENV = "VGIS_CACHE_DIR"
 OPTIONAL_CAPABILITIES = (
-    "allocate", "allocations", "shrink", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench",
+    "allocate",
+    "allocations",
+    "shrink",
+    "reset",
+    "read",
+    "make_pointer",
+    "maybe_write",
+    "advertise",
+    "bench",
     "named_create",
 )
 
@@ -82,8 +90,9 @@ class Manifest:
 
     def expand(self, arg: str) -> str:
         """Substitute ``{python}``, ``{kit}``, ``{peer}``, ``{build}`` and ``{cache}`` in a command argument."""
-        return arg.format(python=sys.executable, kit=KIT_ROOT, peer=self.folder, build=self.build_dir,
-                          cache=cache_root())
+        return arg.format(
+            python=sys.executable, kit=KIT_ROOT, peer=self.folder, build=self.build_dir, cache=cache_root()
+        )
 
 
 def load(path: Path) -> Manifest:
@@ -110,8 +119,11 @@ def load(path: Path) -> Manifest:
         default=bool(data.get("default", True)),
         description=data.get("description", ""),
         env=dict(data.get("env", {})),
-        upstream=None if up is None else Upstream(package=up["package"], release=up["release"],
-                                                  registry=up["registry"], served=bool(up.get("served", True))),
+        upstream=None
+        if up is None
+        else Upstream(
+            package=up["package"], release=up["release"], registry=up["registry"], served=bool(up.get("served", True))
+        ),
     )
 
 

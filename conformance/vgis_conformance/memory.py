@@ -90,8 +90,11 @@ def canary_index(lo: int, hi: int, skip: tuple[int, int] = (0, 0)) -> dict[bytes
     """
     first, last = -(-lo // 8), hi // 8
     raw = canary(8 * first, 8 * (last - first)) if last > first else b""
-    return {raw[8 * i : 8 * i + 8]: 8 * (first + i) for i in range(last - first)
-            if not skip[0] - 8 < 8 * (first + i) < skip[1]}
+    return {
+        raw[8 * i : 8 * i + 8]: 8 * (first + i)
+        for i in range(last - first)
+        if not skip[0] - 8 < 8 * (first + i) < skip[1]
+    }
 
 
 def find_canary(data: bytes | memoryview, index: dict[bytes, int]) -> tuple[int, int] | None:

@@ -46,15 +46,21 @@ def peer_name(folder: Path, name: str | None) -> str:
 def template_files(lang: str) -> list[Path]:
     """Every file of the template, relative to its folder, without build leftovers."""
     root = TEMPLATES_DIR / lang
-    return sorted(p.relative_to(root) for p in root.rglob("*")
-                  if p.is_file() and not _SKIP.intersection(p.relative_to(root).parts))
+    return sorted(
+        p.relative_to(root)
+        for p in root.rglob("*")
+        if p.is_file() and not _SKIP.intersection(p.relative_to(root).parts)
+    )
 
 
 def render(text: str, lang: str, name: str) -> str:
     """Fill the placeholders: the peer's name, the shared next steps, the command that starts it."""
     steps = NEXT_STEPS.read_text()
-    return (text.replace("@NEXT_STEPS@", steps.rstrip("\n"))
-            .replace("@PEER_NAME@", name).replace("@RUN_CMD@", RUN_CMD[lang]))
+    return (
+        text.replace("@NEXT_STEPS@", steps.rstrip("\n"))
+        .replace("@PEER_NAME@", name)
+        .replace("@RUN_CMD@", RUN_CMD[lang])
+    )
 
 
 def write_template(lang: str, folder: Path, name: str) -> list[Path]:

@@ -22,12 +22,31 @@ READ_OUTSIDE_REGION = "read outside its region"
 """A resolve answered with a batch carrying segment bytes from outside the pointer's region (ERR-2): worse than
 a missing rejection, because the reader exposed another region's data, or the header's."""
 
-OUTCOMES = (PASSED, FAILED, READ_OUTSIDE_REGION, NOT_APPLICABLE, EXPECTED_FAILURE, UNEXPECTED_PASS, TIMEOUT, CRASH,
-            HARNESS_ERROR, UNAVAILABLE, RECOMMENDED_NOT_MET)
+OUTCOMES = (
+    PASSED,
+    FAILED,
+    READ_OUTSIDE_REGION,
+    NOT_APPLICABLE,
+    EXPECTED_FAILURE,
+    UNEXPECTED_PASS,
+    TIMEOUT,
+    CRASH,
+    HARNESS_ERROR,
+    UNAVAILABLE,
+    RECOMMENDED_NOT_MET,
+)
 BAD = frozenset({FAILED, READ_OUTSIDE_REGION, UNEXPECTED_PASS, TIMEOUT, CRASH, HARNESS_ERROR, UNAVAILABLE})
 SHORT = {
-    PASSED: "ok", FAILED: "FAIL", READ_OUTSIDE_REGION: "LEAK", NOT_APPLICABLE: "n/a", EXPECTED_FAILURE: "xfail",
-    UNEXPECTED_PASS: "XPASS", TIMEOUT: "TIMEOUT", CRASH: "CRASH", HARNESS_ERROR: "ERROR", UNAVAILABLE: "UNAVAIL",
+    PASSED: "ok",
+    FAILED: "FAIL",
+    READ_OUTSIDE_REGION: "LEAK",
+    NOT_APPLICABLE: "n/a",
+    EXPECTED_FAILURE: "xfail",
+    UNEXPECTED_PASS: "XPASS",
+    TIMEOUT: "TIMEOUT",
+    CRASH: "CRASH",
+    HARNESS_ERROR: "ERROR",
+    UNAVAILABLE: "UNAVAIL",
     RECOMMENDED_NOT_MET: "warn",
 }
 
@@ -38,6 +57,8 @@ class ReadOutsideRegion(Exception):
     Not an AssertionError, so a known-failures line expecting a wrong answer does not hide it: only a line
     tagged ``[leak]`` expects it.
     """
+
+
 NA_PREFIX = "not applicable: "
 UNAVAILABLE_PREFIX = "PEER UNAVAILABLE: "
 PEER_PARAMS = ("peer", "producer", "consumer")
@@ -96,18 +117,30 @@ class CaseResult:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CaseResult:
         """The inverse of :meth:`to_json` (results travel from the xdist workers as JSON)."""
-        known = {peer: KnownFailure(text=line["reason"], category=line["category"], witness=line["witness"],
-                                    reason=line["reason"]) for peer, line in data.get("known", {}).items()}
+        known = {
+            peer: KnownFailure(
+                text=line["reason"], category=line["category"], witness=line["witness"], reason=line["reason"]
+            )
+            for peer, line in data.get("known", {}).items()
+        }
         return cls(**{**data, "known": known})
 
     def to_json(self) -> dict[str, Any]:
         """The JSON report's form of a case (docs/reports.md)."""
         return {
-            "case_id": self.case_id, "peers": self.peers, "outcome": self.outcome, "clauses": self.clauses,
-            "oracle": self.oracle, "message": self.message, "nodeid": self.nodeid,
-            "duration": round(self.duration, 6), "replay": self.replay,
-            "known": {peer: {"category": line.category, "witness": line.witness, "reason": line.reason}
-                      for peer, line in self.known.items()},
+            "case_id": self.case_id,
+            "peers": self.peers,
+            "outcome": self.outcome,
+            "clauses": self.clauses,
+            "oracle": self.oracle,
+            "message": self.message,
+            "nodeid": self.nodeid,
+            "duration": round(self.duration, 6),
+            "replay": self.replay,
+            "known": {
+                peer: {"category": line.category, "witness": line.witness, "reason": line.reason}
+                for peer, line in self.known.items()
+            },
         }
 
 

@@ -44,8 +44,7 @@ def names_of_pids(names: Iterable[str], pids: Iterable[int]) -> list[str]:
     peer created but never reported.
     """
     tokens = {t for pid in pids for t in (str(pid), f"{pid:x}")}
-    return sorted(n for n in names if not n.startswith("vgis-")
-                  and tokens.intersection(re.split(r"[^0-9A-Za-z]+", n)))
+    return sorted(n for n in names if not n.startswith("vgis-") and tokens.intersection(re.split(r"[^0-9A-Za-z]+", n)))
 
 
 class HandshakeError(PeerFailure):
@@ -93,8 +92,12 @@ class Peer:
             self._earlier_requests.extend(e.request for e in self.process.history)
         argv = [self.manifest.expand(a) for a in self.manifest.start]
         self.process = PeerProcess(
-            self.name, argv, self.manifest.folder, self.workdir / f"{self.name}.stderr.log",
-            timeout=self.timeout, env=self.manifest.env,
+            self.name,
+            argv,
+            self.manifest.folder,
+            self.workdir / f"{self.name}.stderr.log",
+            timeout=self.timeout,
+            env=self.manifest.env,
         )
         self._shm_at_start = set(os.listdir(memory.SHM_DIR))
         self.process.start()
@@ -116,8 +119,7 @@ class Peer:
         declared = self.manifest.capabilities
         if declared is not None and declared != caps:
             raise HandshakeError(
-                f"{self.name}: capabilities differ between peer.toml {sorted(declared)} "
-                f"and hello {sorted(caps)}"
+                f"{self.name}: capabilities differ between peer.toml {sorted(declared)} and hello {sorted(caps)}"
             )
 
     def _running(self) -> PeerProcess:
@@ -129,8 +131,9 @@ class Peer:
         assert self.process is not None
         return self.process
 
-    def call_and_kill(self, op: str, *, when: Callable[[], bool] | None = None, within: float = 5.0,
-                      **args: Any) -> NoReturn:
+    def call_and_kill(
+        self, op: str, *, when: Callable[[], bool] | None = None, within: float = 5.0, **args: Any
+    ) -> NoReturn:
         """Send ``op`` and SIGKILL the peer while it is in flight (``PeerProcess.request_and_kill``).
 
         Raises ``PeerKilled``; what the dead peer created is removed first, and
@@ -174,7 +177,7 @@ class Peer:
         if self.process is not None and not self.process.alive and self.pids:
             appeared = set(os.listdir(memory.SHM_DIR)) - self._shm_at_start
             prefix = name_prefix(self.name)
-            orphans = [n for n in appeared if n.startswith(prefix) and n[len(prefix):].isdigit()]
+            orphans = [n for n in appeared if n.startswith(prefix) and n[len(prefix) :].isdigit()]
             orphans += names_of_pids(appeared, self.pids[-1:])
             removed += [n for n in orphans if memory.unlink(n)]
         self.segments_removed += len(removed)

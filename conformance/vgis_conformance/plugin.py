@@ -93,13 +93,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "clauses(*ids): the spec clauses a case checks")
     config.addinivalue_line("markers", "oracle(kind): how the case decides (byte-exact, decoded-equal, ...)")
     config.addinivalue_line("markers", "needs(*capabilities): optional peer capabilities the case uses")
-    config.addinivalue_line("markers", "recommended: a SHOULD clause's case; a failed check is a warning, "
-                                       "not a failure (crashes and timeouts still fail)")
+    config.addinivalue_line(
+        "markers",
+        "recommended: a SHOULD clause's case; a failed check is a warning, "
+        "not a failure (crashes and timeouts still fail)",
+    )
     config.vgis_manifests = selected_manifests(config)  # type: ignore[attr-defined]
     files = _known_failure_files(config, config.vgis_manifests)  # type: ignore[attr-defined]
     overlays = {m.name: m.release_known_failures for m in config.vgis_manifests}  # type: ignore[attr-defined]
-    config.vgis_known = {name: read_known_failures(path, *filter(None, [overlays.get(name)]))  # type: ignore[attr-defined]
-                         for name, path in files.items()}
+    config.vgis_known = {  # type: ignore[attr-defined]
+        name: read_known_failures(path, *filter(None, [overlays.get(name)])) for name, path in files.items()
+    }
     config.vgis_known_files = files  # type: ignore[attr-defined]
     config.vgis_results = []  # type: ignore[attr-defined]
     report_dir = Path(config.getoption("--report-dir") or default_report_dir())
@@ -118,13 +122,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if hasattr(config, "workerinput"):
         return
     config.vgis_built_from = {m.name: sources.provenance(m) for m in config.vgis_manifests}  # type: ignore[attr-defined]
-    names = ", ".join(f"{m.name} (from {m.source})" if m.source else m.name
-                      for m in config.vgis_manifests)  # type: ignore[attr-defined]
+    names = ", ".join(f"{m.name} (from {m.source})" if m.source else m.name for m in config.vgis_manifests)  # type: ignore[attr-defined]
     print(f"[vgis-conformance] peers: {names}", flush=True)
     stale = [m.name for m in config.vgis_manifests if not is_current(m)]  # type: ignore[attr-defined]
     if stale:
-        print(f"[vgis-conformance] building first (new or changed since the last build): {', '.join(stale)}",
-              flush=True)
+        print(
+            f"[vgis-conformance] building first (new or changed since the last build): {', '.join(stale)}", flush=True
+        )
     for manifest in config.vgis_manifests:  # type: ignore[attr-defined]
         try:
             ensure_built(manifest)
@@ -138,8 +142,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("peer_name", names, ids=names, scope="session")
     if "producer" in metafunc.fixturenames:
         pairs = list(itertools.product(names, names))
-        metafunc.parametrize(("producer_name", "consumer_name"), pairs,
-                             ids=[f"{a}->{b}" for a, b in pairs], scope="session")
+        metafunc.parametrize(
+            ("producer_name", "consumer_name"), pairs, ids=[f"{a}->{b}" for a, b in pairs], scope="session"
+        )
 
 
 def _value_name(value: Any) -> str:
@@ -153,8 +158,11 @@ def case_id_of(item: pytest.Item) -> str:
     parts = [module, getattr(item, "originalname", item.name).removeprefix("test_").replace("_", "-")]
     callspec = getattr(item, "callspec", None)
     if callspec is not None:
-        parts += [_value_name(v) for k, v in callspec.params.items()
-                  if k not in ("peer_name", "producer_name", "consumer_name")]
+        parts += [
+            _value_name(v)
+            for k, v in callspec.params.items()
+            if k not in ("peer_name", "producer_name", "consumer_name")
+        ]
     return "/".join(parts)
 
 
@@ -235,8 +243,11 @@ class PeerPool:
 
 
 def _counters(peer: Peer) -> dict[str, int]:
-    return {"restarts": peer.restarts, "segments_created": peer.segments_created,
-            "segments_removed_after_failure": peer.segments_removed}
+    return {
+        "restarts": peer.restarts,
+        "segments_created": peer.segments_created,
+        "segments_removed_after_failure": peer.segments_removed,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -349,22 +360,34 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             label, report.outcome = RECOMMENDED_NOT_MET, "passed"
         replay = None
         if label not in (PASSED, NOT_APPLICABLE):
-            replay = {"peers": peers_of(item),
-                      "requests": {p.name: p.history()[getattr(item, "vgis_history_marks", {}).get(p.name, 0):]
-                                   for p in getattr(item, "vgis_peers", [])},
-                      "header_hex": getattr(item, "vgis_header_snapshot", None)}
+            replay = {
+                "peers": peers_of(item),
+                "requests": {
+                    p.name: p.history()[getattr(item, "vgis_history_marks", {}).get(p.name, 0) :]
+                    for p in getattr(item, "vgis_peers", [])
+                },
+                "header_hex": getattr(item, "vgis_header_snapshot", None),
+            }
         result = CaseResult(
-            case_id=case_id_of(item), peers=peers_of(item), outcome=label,
-            clauses=list(clauses.args) if clauses else [], oracle=str(oracle.args[0]) if oracle else "",
-            message=message, nodeid=item.nodeid, duration=report.duration, replay=replay,
+            case_id=case_id_of(item),
+            peers=peers_of(item),
+            outcome=label,
+            clauses=list(clauses.args) if clauses else [],
+            oracle=str(oracle.args[0]) if oracle else "",
+            message=message,
+            nodeid=item.nodeid,
+            duration=report.duration,
+            replay=replay,
             known=dict(getattr(item, "vgis_known_lines", {})) if label == EXPECTED_FAILURE else {},
         )
         report.user_properties.append(("vgis_result", json.dumps(result.to_json())))
         if label == RECOMMENDED_NOT_MET:
             report.user_properties.append(("vgis_warning", result.message))
             report.longrepr = None
-        info = {p.name: {**p.info, "language": p.info.get("language") or p.manifest.language, **_counters(p)}
-                for p in getattr(item, "vgis_peers", [])}
+        info = {
+            p.name: {**p.info, "language": p.info.get("language") or p.manifest.language, **_counters(p)}
+            for p in getattr(item, "vgis_peers", [])
+        }
         report.user_properties.append(("vgis_peer_info", json.dumps(info)))
 
 
@@ -439,9 +462,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         _merge_peer_info(worker, name, counters)
     report_dir: Path = config.vgis_report_dir  # type: ignore[attr-defined]
     paths = report.write_reports(
-        report_dir, _RESULTS, manifests=config.vgis_manifests,  # type: ignore[attr-defined]
-        unavailable=config.vgis_unavailable, started=_STARTED, peer_info=_PEER_INFO,  # type: ignore[attr-defined]
-        known_files=config.vgis_known_files, left_in_dev_shm=_LEFT,  # type: ignore[attr-defined]
+        report_dir,
+        _RESULTS,
+        manifests=config.vgis_manifests,  # type: ignore[attr-defined]
+        unavailable=config.vgis_unavailable,  # type: ignore[attr-defined]
+        started=_STARTED,
+        peer_info=_PEER_INFO,
+        known_files=config.vgis_known_files,  # type: ignore[attr-defined]
+        left_in_dev_shm=_LEFT,
         built_from=config.vgis_built_from,  # type: ignore[attr-defined]
     )
     config.vgis_report_paths = paths  # type: ignore[attr-defined]

@@ -230,8 +230,13 @@ class PeerProcess:
         elapsed = time.monotonic() - started
         exited, waiting = self._proc.poll(), answered()
         self.kill()
-        state = (f"it had {exit_description(exited)} already" if exited is not None
-                 else "it had answered already" if waiting else "no answer yet")
+        state = (
+            f"it had {exit_description(exited)} already"
+            if exited is not None
+            else "it had answered already"
+            if waiting
+            else "no answer yet"
+        )
         raise PeerKilled(
             f"{self.name}: killed with SIGKILL by the harness {elapsed * 1000:.0f} ms into {op} "
             f"(request id {request['id']}; {state})"
@@ -256,9 +261,7 @@ class PeerProcess:
             raise self._fail(PeerGarbage, f"answered {op} with a non-object: {line[:200]!r}")
         exchange.response = response
         if response.get("id") != request["id"]:
-            raise self._fail(
-                PeerGarbage, f"answered request id {request['id']} ({op}) with id {response.get('id')!r}"
-            )
+            raise self._fail(PeerGarbage, f"answered request id {request['id']} ({op}) with id {response.get('id')!r}")
         if response.get("ok") is True:
             return {k: v for k, v in response.items() if k not in ("id", "ok")}
         error = response.get("error")

@@ -26,21 +26,42 @@ PLUGIN_NAME = "vgis-conformance-suite"
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("vgis", "VGIS conformance")
     group.addoption("--peer", action="append", default=[], help="run this registered peer (repeatable)")
-    group.addoption("--peer-cmd", action="append", default=[],
-                    help='run an unregistered peer: "CMD" or "NAME=CMD" (repeatable)')
-    group.addoption("--peer-source", action="append", default=[],
-                    help=f"NAME=PATH: build upstream peer NAME from a checkout of its port (repeatable; "
-                         f"also {sources.ENV}=NAME=PATH[,NAME=PATH...])")
-    group.addoption("--known-failures", action="append", default=[],
-                    help="NAME=FILE or FILE (for the only --peer-cmd peer): known-failures list to use")
-    group.addoption("--require-all-peers", action="store_true",
-                    help="a peer that cannot be built or started is an error, not a loud skip")
+    group.addoption(
+        "--peer-cmd", action="append", default=[], help='run an unregistered peer: "CMD" or "NAME=CMD" (repeatable)'
+    )
+    group.addoption(
+        "--peer-source",
+        action="append",
+        default=[],
+        help=f"NAME=PATH: build upstream peer NAME from a checkout of its port (repeatable; "
+        f"also {sources.ENV}=NAME=PATH[,NAME=PATH...])",
+    )
+    group.addoption(
+        "--known-failures",
+        action="append",
+        default=[],
+        help="NAME=FILE or FILE (for the only --peer-cmd peer): known-failures list to use",
+    )
+    group.addoption(
+        "--require-all-peers",
+        action="store_true",
+        help="a peer that cannot be built or started is an error, not a loud skip",
+    )
     group.addoption("--peer-timeout", type=float, default=10.0, help="seconds per request before the peer is killed")
     group.addoption("--report-dir", default=None, help="where JSON, JUnit and HTML go (default: ./reports)")
-    group.addoption("--case", action="append", default=[], metavar="GLOB",
-                    help="run only the cases whose case ID matches this glob (repeatable), e.g. 'adversarial/*'")
-    group.addoption("--stateful-examples", type=int, default=15,
-                    help="hypothesis examples per peer pair in cases/test_stateful.py (nightly: e.g. 500)")
+    group.addoption(
+        "--case",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="run only the cases whose case ID matches this glob (repeatable), e.g. 'adversarial/*'",
+    )
+    group.addoption(
+        "--stateful-examples",
+        type=int,
+        default=15,
+        help="hypothesis examples per peer pair in cases/test_stateful.py (nightly: e.g. 500)",
+    )
 
 
 def _arg_path(config: pytest.Config, arg: str) -> Path | None:

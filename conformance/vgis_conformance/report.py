@@ -119,8 +119,11 @@ def summary_lines(results: list[CaseResult], unavailable: dict[str, str]) -> lis
         lines += ["", *_table("producer \\ consumer", rows, cols, cells)]
     known = known_by_category(results)
     if known:
-        lines += ["", "expected failures by category (bug: a defect of the port; policy: its choice; adapter: "
-                  "the adapter's limit):"]
+        lines += [
+            "",
+            "expected failures by category (bug: a defect of the port; policy: its choice; adapter: "
+            "the adapter's limit):",
+        ]
         lines += [f"  {peer}: {_category_text(counts)}" for peer, counts in sorted(known.items())]
     unreachable = Counter(p for r in results if r.outcome == UNAVAILABLE for p in r.peers if p in unavailable)
     bad = [r for r in results if r.outcome in BAD and r.outcome != UNAVAILABLE]
@@ -141,8 +144,11 @@ def summary_lines(results: list[CaseResult], unavailable: dict[str, str]) -> lis
             first = (readable(r.message).strip().splitlines() or [""])[0]
             lines.append(f"  [{SHORT[r.outcome]}] {'->'.join(r.peers)} {r.case_id}: {first[:160]}")
     if any(r.outcome == UNEXPECTED_PASS or r.outcome == "failed" for r in results):
-        lines += ["", "to update the known-failures files from this run:",
-                  "  vgis-conformance known-failures --rewrite"]
+        lines += [
+            "",
+            "to update the known-failures files from this run:",
+            "  vgis-conformance known-failures --rewrite",
+        ]
     return lines
 
 
@@ -166,28 +172,44 @@ def segment_totals(peer_info: dict[str, Any], left_in_dev_shm: list[str]) -> dic
 
 
 def write_reports(
-    report_dir: Path, results: list[CaseResult], *, manifests: list[Manifest], unavailable: dict[str, str],
-    started: float, known_files: dict[str, Path | None], peer_info: dict[str, Any],
-    left_in_dev_shm: list[str] | None = None, built_from: dict[str, Any] | None = None,
+    report_dir: Path,
+    results: list[CaseResult],
+    *,
+    manifests: list[Manifest],
+    unavailable: dict[str, str],
+    started: float,
+    known_files: dict[str, Path | None],
+    peer_info: dict[str, Any],
+    left_in_dev_shm: list[str] | None = None,
+    built_from: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write report.json and report.html; returns their paths."""
     report_dir.mkdir(parents=True, exist_ok=True)
     peers = []
     for m in manifests:
         info = peer_info.get(m.name, {})
-        peers.append({
-            "name": m.name, "language": info.get("language") or m.language, "version": info.get("version"),
-            "built_from": (built_from or {}).get(m.name),
-            "arrow": info.get("arrow"), "capabilities": info.get("capabilities"),
-            "available": m.name not in unavailable, "unavailable_reason": unavailable.get(m.name),
-            "known_failures_file": str(known_files.get(m.name)) if known_files.get(m.name) else None,
-            "restarts": info.get("restarts", 0), "segments_created": info.get("segments_created", 0),
-            "segments_removed_after_failure": info.get("segments_removed_after_failure", 0),
-            "peer_cmd": m.description.removeprefix(PEER_CMD_PREFIX)
-            if m.description.startswith(PEER_CMD_PREFIX) else None,
-        })
+        peers.append(
+            {
+                "name": m.name,
+                "language": info.get("language") or m.language,
+                "version": info.get("version"),
+                "built_from": (built_from or {}).get(m.name),
+                "arrow": info.get("arrow"),
+                "capabilities": info.get("capabilities"),
+                "available": m.name not in unavailable,
+                "unavailable_reason": unavailable.get(m.name),
+                "known_failures_file": str(known_files.get(m.name)) if known_files.get(m.name) else None,
+                "restarts": info.get("restarts", 0),
+                "segments_created": info.get("segments_created", 0),
+                "segments_removed_after_failure": info.get("segments_removed_after_failure", 0),
+                "peer_cmd": m.description.removeprefix(PEER_CMD_PREFIX)
+                if m.description.startswith(PEER_CMD_PREFIX)
+                else None,
+            }
+        )
     data = {
-        "schema": REPORT_SCHEMA, "kit_version": KIT_VERSION,
+        "schema": REPORT_SCHEMA,
+        "kit_version": KIT_VERSION,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "duration": round(time.time() - started, 3),
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
@@ -204,8 +226,13 @@ def write_reports(
 
 
 def _html_table(
-    element_id: str, title: str, corner: str, rows: list[str], cols: list[str],
-    cells: dict[tuple[str, str], str], languages: dict[str, str],
+    element_id: str,
+    title: str,
+    corner: str,
+    rows: list[str],
+    cols: list[str],
+    cells: dict[tuple[str, str], str],
+    languages: dict[str, str],
 ) -> str:
     def cls(text: str) -> str:
         return "bad" if "BAD" in text else ("ok" if text.endswith("ok") or " ok" in text else "")
@@ -217,19 +244,22 @@ def _html_table(
     head = "".join(f"<th>{label(c)}</th>" for c in cols)
     body = "".join(
         f"<tr><th>{label(r)}</th>"
-        + "".join(f'<td class="{cls(cells.get((r, c), "-"))}">{html.escape(cells.get((r, c), "-"))}</td>'
-                  for c in cols) + "</tr>"
+        + "".join(f'<td class="{cls(cells.get((r, c), "-"))}">{html.escape(cells.get((r, c), "-"))}</td>' for c in cols)
+        + "</tr>"
         for r in rows
     )
-    return (f'<h2>{html.escape(title)}</h2><table id="{element_id}"><tr><th class="corner">{html.escape(corner)}'
-            f"</th>{head}</tr>{body}</table>")
+    return (
+        f'<h2>{html.escape(title)}</h2><table id="{element_id}"><tr><th class="corner">{html.escape(corner)}'
+        f"</th>{head}</tr>{body}</table>"
+    )
 
 
 def _known_text(result: CaseResult) -> str:
     """``peer: category(witness) reason`` for each peer that lists the case."""
     return "; ".join(
         f"{peer}: {line.category or 'uncategorised'}{f'({line.witness})' if line.witness else ''} {line.reason}"
-        for peer, line in sorted(result.known.items()))
+        for peer, line in sorted(result.known.items())
+    )
 
 
 def replay_command(result: CaseResult, report_json: Path, peer_cmds: dict[str, str]) -> str:
@@ -239,8 +269,16 @@ def replay_command(result: CaseResult, report_json: Path, peer_cmds: dict[str, s
     ``--report`` against the folder it runs in) and repeats ``--peer-cmd`` for
     a peer that has no peer.toml, which replay cannot find otherwise.
     """
-    argv = ["vgis-conformance", "replay", "--report", str(report_json), "--case", result.case_id,
-            "--peers", ",".join(result.peers)]
+    argv = [
+        "vgis-conformance",
+        "replay",
+        "--report",
+        str(report_json),
+        "--case",
+        result.case_id,
+        "--peers",
+        ",".join(result.peers),
+    ]
     for name in dict.fromkeys(result.peers):
         if name in peer_cmds:
             argv += ["--peer-cmd", f"{name}={peer_cmds[name]}"]
@@ -283,20 +321,32 @@ def render_html(data: dict[str, Any], results: list[CaseResult], report_json: Pa
             f"<td>{'yes' if p['available'] else html.escape('NO: ' + str(p['unavailable_reason']))}</td></tr>"
         )
     parts.append("</table>")
-    parts.append(_html_table("peer-matrix", "Peers × case groups", "peer \\ group",
-                             *peer_group_matrix(results), languages))
-    parts.append(_html_table("pair-grid", "Cross-attach: producer × consumer", "producer \\ consumer",
-                             *pair_matrix(results), languages))
+    parts.append(
+        _html_table("peer-matrix", "Peers × case groups", "peer \\ group", *peer_group_matrix(results), languages)
+    )
+    parts.append(
+        _html_table(
+            "pair-grid", "Cross-attach: producer × consumer", "producer \\ consumer", *pair_matrix(results), languages
+        )
+    )
     known = known_by_category(results)
     if known:
-        parts.append('<h2>Known failures by category</h2><table id="known-categories"><tr><th>peer</th>'
-                     + "".join(f"<th>{c}</th>" for c in (*CATEGORIES, "uncategorised")) + "</tr>")
+        parts.append(
+            '<h2>Known failures by category</h2><table id="known-categories"><tr><th>peer</th>'
+            + "".join(f"<th>{c}</th>" for c in (*CATEGORIES, "uncategorised"))
+            + "</tr>"
+        )
         for peer, counts in sorted(known.items()):
-            parts.append(f"<tr><td>{html.escape(peer)}</td>"
-                         + "".join(f"<td>{counts[c]}</td>" for c in (*CATEGORIES, "uncategorised")) + "</tr>")
-        parts.append("</table><p>bug: a defect of the port against a MUST clause, with a witness that "
-                     "<code>vgis-conformance known-failures --verify</code> runs; policy: the port's deliberate "
-                     "choice; adapter: what the peer adapter cannot express.</p>")
+            parts.append(
+                f"<tr><td>{html.escape(peer)}</td>"
+                + "".join(f"<td>{counts[c]}</td>" for c in (*CATEGORIES, "uncategorised"))
+                + "</tr>"
+            )
+        parts.append(
+            "</table><p>bug: a defect of the port against a MUST clause, with a witness that "
+            "<code>vgis-conformance known-failures --verify</code> runs; policy: the port's deliberate "
+            "choice; adapter: what the peer adapter cannot express.</p>"
+        )
     bad = [r for r in results if r.outcome in BAD]
     parts.append(f'<h2 id="problems">Problems ({len(bad)})</h2>')
     for n, r in enumerate(sorted(bad, key=lambda r: (r.peers, r.case_id))):
@@ -310,11 +360,15 @@ def render_html(data: dict[str, Any], results: list[CaseResult], report_json: Pa
         )
         if r.replay and r.replay.get("header_hex"):
             raw = str(r.replay["header_hex"])
-            parts.append(f'<details class="header-hex"><summary>header bytes at failure ({len(raw) // 2} bytes)'
-                         f"</summary><pre>{html.escape(raw)}</pre></details>")
+            parts.append(
+                f'<details class="header-hex"><summary>header bytes at failure ({len(raw) // 2} bytes)'
+                f"</summary><pre>{html.escape(raw)}</pre></details>"
+            )
         parts.append("</section>")
-    parts.append('<h2>All cases</h2><table id="cases">'
-                 "<tr><th>case</th><th>peers</th><th>outcome</th><th>clauses</th><th>known failure</th></tr>")
+    parts.append(
+        '<h2>All cases</h2><table id="cases">'
+        "<tr><th>case</th><th>peers</th><th>outcome</th><th>clauses</th><th>known failure</th></tr>"
+    )
     for r in sorted(results, key=lambda r: (r.case_id, r.peers)):
         klass = "bad" if r.outcome in BAD else ("ok" if r.outcome == "passed" else "")
         parts.append(

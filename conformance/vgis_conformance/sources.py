@@ -59,8 +59,9 @@ def apply(manifests: Iterable[Manifest], sources: dict[str, Path], known: dict[s
         if name not in peers:
             raise SourceError(f"--peer-source {name}=...: no peer named {name!r} (registered: {sorted(known)})")
         if peers[name].upstream is None:
-            raise SourceError(f"--peer-source {name}=...: peer {name} wraps no upstream port "
-                              "(its peer.toml has no [upstream] table)")
+            raise SourceError(
+                f"--peer-source {name}=...: peer {name} wraps no upstream port (its peer.toml has no [upstream] table)"
+            )
     return [dataclasses.replace(m, source=sources[m.name]) if m.name in sources else m for m in chosen]
 
 
@@ -71,8 +72,13 @@ def with_sources(manifests: Iterable[Manifest], flags: Iterable[str]) -> list[Ma
 
 def add_source_argument(parser: argparse.ArgumentParser) -> None:
     """``--peer-source NAME=PATH`` for a subcommand of ``vgis-conformance``."""
-    parser.add_argument("--peer-source", action="append", default=[], metavar="NAME=PATH",
-                        help=f"build upstream peer NAME from a checkout of its port (repeatable; also {ENV})")
+    parser.add_argument(
+        "--peer-source",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help=f"build upstream peer NAME from a checkout of its port (repeatable; also {ENV})",
+    )
 
 
 def tree_digest(root: Path) -> str:
@@ -92,12 +98,14 @@ def tree_digest(root: Path) -> str:
 def git_state(root: Path) -> tuple[str | None, bool]:
     """(HEAD commit, whether the work tree differs from it) when ``root`` is a git checkout, else (None, False)."""
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=30, check=False)
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30, check=False
+        )
         if head.returncode != 0:
             return None, False
-        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True,
-                                timeout=60, check=False)
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True, timeout=60, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None, False
     return head.stdout.strip(), bool(status.stdout.strip())
@@ -108,14 +116,19 @@ def provenance(manifest: Manifest) -> dict[str, Any] | None:
     up = manifest.upstream
     if up is None:
         return None
-    base: dict[str, Any] = {"package": up.package, "release": manifest.version or up.release,
-                            "registry": up.registry}
+    base: dict[str, Any] = {"package": up.package, "release": manifest.version or up.release, "registry": up.registry}
     if manifest.source is None:
         return {**base, "from": "registry"}
     commit, dirty = git_state(manifest.source)
     tree = tree_digest(manifest.source) if manifest.source.is_dir() else None
-    return {**base, "from": "checkout", "path": str(manifest.source), "git_commit": commit, "git_dirty": dirty,
-            "tree_sha256": tree}
+    return {
+        **base,
+        "from": "checkout",
+        "path": str(manifest.source),
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "tree_sha256": tree,
+    }
 
 
 def describe(info: dict[str, Any] | None) -> str:

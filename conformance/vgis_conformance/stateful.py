@@ -74,8 +74,25 @@ STEP_COUNT = 20
 SEED = int(
     "32472128113468290199750124045185713651832662808979579672087581189135294391638025673483836883382358478587320335745737"
 )
-CLAUSES = ("ALLOC-1", "ALLOC-2", "ALLOC-3", "ALLOC-4", "ALLOC-5", "ALLOC-6", "ALLOC-7", "WRITE-1", "WRITE-3",
-           "FRAME-1", "FRAME-3", "PTR-5", "PTR-6", "HDR-7", "HDR-9", "HDR-10", "ERR-1")
+CLAUSES = (
+    "ALLOC-1",
+    "ALLOC-2",
+    "ALLOC-3",
+    "ALLOC-4",
+    "ALLOC-5",
+    "ALLOC-6",
+    "ALLOC-7",
+    "WRITE-1",
+    "WRITE-3",
+    "FRAME-1",
+    "FRAME-3",
+    "PTR-5",
+    "PTR-6",
+    "HDR-7",
+    "HDR-9",
+    "HDR-10",
+    "ERR-1",
+)
 
 WITHHELD: dict[str, str] = {
     # known-failure case-id prefix -> the machine behaviour withheld from that peer
@@ -150,8 +167,10 @@ def placement_problem(before: list[tuple[int, int]], offset: int, length: int, s
             if length > gap:
                 return f"ALLOC-1: entry ({offset}, {length}) overruns its {gap}-byte gap"
             if earlier >= gap:
-                return (f"ALLOC-1: entry ({offset}, {length}) is in a {gap}-byte gap, but an earlier gap of "
-                        f"{earlier} bytes would have taken any reservation that fits there")
+                return (
+                    f"ALLOC-1: entry ({offset}, {length}) is in a {gap}-byte gap, but an earlier gap of "
+                    f"{earlier} bytes would have taken any reservation that fits there"
+                )
             return ""
         earlier = max(earlier, gap)
     return f"ALLOC-1: entry ({offset}, {length}) does not start a free gap of the table {before}"
@@ -200,7 +219,7 @@ def write_recipe(record: Record, directory: Path, case: str, failure: str) -> Pa
     doc: dict[str, Any] = {
         "name": case,
         "description": f"stateful machine, {record.producer} creates and {record.consumer} attaches: "
-                       f"shrunk failing example ({failure.splitlines()[0][:200] if failure else 'failed'})",
+        f"shrunk failing example ({failure.splitlines()[0][:200] if failure else 'failed'})",
         "segment_size": record.segment_size,
         "ops": ops,
         "expected": expected.to_json(),
@@ -209,8 +228,11 @@ def write_recipe(record: Record, directory: Path, case: str, failure: str) -> Pa
         "expected_hex": record.expected_hex,
         "peers": {"producer": record.producer, "consumer": record.consumer},
         "actors": [s.actor for s in record.steps],
-        "observed": {"results": [s.observed for s in record.steps], "header_hex": record.observed_hex,
-                     "headers_hex": [s.header_hex for s in record.steps]},
+        "observed": {
+            "results": [s.observed for s in record.steps],
+            "header_hex": record.observed_hex,
+            "headers_hex": [s.header_hex for s in record.steps],
+        },
         "failure": failure[:4000],
     }
     path = directory / f"{case}.json"
@@ -259,34 +281,53 @@ def adopt(recipe_path: Path, root: Path = FIXTURES_DIR, name: str | None = None)
     ops = [list(op) for op in doc["ops"]]
     writes = [op for op in ops if op and op[0] in ("write", "resolve")]
     if writes:
-        raise ValueError(f"{recipe_path}: {len(writes)} write/resolve op(s); header fixtures hold table "
-                         "operations only (replay the recipe with vgis_conformance.stateful.replay instead)")
+        raise ValueError(
+            f"{recipe_path}: {len(writes)} write/resolve op(s); header fixtures hold table "
+            "operations only (replay the recipe with vgis_conformance.stateful.replay instead)"
+        )
     results, _ = replay(doc)
     rejected = [(op, r) for op, r in zip(ops, results, strict=True) if isinstance(r, dict)]
     if rejected:
-        raise ValueError(f"{recipe_path}: the reference rejects {rejected}; header fixtures hold only ops that "
-                         "succeed")
+        raise ValueError(f"{recipe_path}: the reference rejects {rejected}; header fixtures hold only ops that succeed")
     case = name or str(doc["name"])
-    clauses = tuple(sorted({*BASE_CLAUSES, *(c for c in doc.get("clauses", ()) if c.startswith("ALLOC"))},
-                           key=_clause_key))
-    recipe = HeaderRecipe(case, str(doc.get("description", "adopted stateful recipe")), int(doc["segment_size"]),
-                          tuple(tuple(op) for op in ops), clauses)
+    clauses = tuple(
+        sorted({*BASE_CLAUSES, *(c for c in doc.get("clauses", ()) if c.startswith("ALLOC"))}, key=_clause_key)
+    )
+    recipe = HeaderRecipe(
+        case,
+        str(doc.get("description", "adopted stateful recipe")),
+        int(doc["segment_size"]),
+        tuple(tuple(op) for op in ops),
+        clauses,
+    )
     got, raw, expected = run_recipe(recipe)
     out = root / "header"
     out.mkdir(parents=True, exist_ok=True)
     hex_path, json_path = out / f"{case}.hex", out / f"{case}.json"
     hex_path.write_text(raw.hex() + "\n", encoding="ascii")
-    json_path.write_text(dump_json({
-        "name": case, "description": recipe.description, "segment_size": recipe.segment_size,
-        "ops": ops, "expected": expected, "results": got, "clauses": list(clauses),
-    }) + "\n", encoding="utf-8")
+    json_path.write_text(
+        dump_json(
+            {
+                "name": case,
+                "description": recipe.description,
+                "segment_size": recipe.segment_size,
+                "ops": ops,
+                "expected": expected,
+                "results": got,
+                "clauses": list(clauses),
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return [json_path, hex_path]
 
 
 def adopt_main(argv: list[str]) -> int:
     """``vgis-conformance fixtures --adopt FILE [--name NAME] [--root DIR]``."""
-    parser = argparse.ArgumentParser(prog="vgis-conformance fixtures --adopt",
-                                     description="copy a stateful recipe into fixtures/header/")
+    parser = argparse.ArgumentParser(
+        prog="vgis-conformance fixtures --adopt", description="copy a stateful recipe into fixtures/header/"
+    )
     parser.add_argument("--adopt", type=Path, required=True, metavar="FILE")
     parser.add_argument("--name", default=None, help="fixture name (default: the recipe's)")
     parser.add_argument("--root", type=Path, default=FIXTURES_DIR, help="fixtures folder (default: %(default)s)")
@@ -300,9 +341,11 @@ def adopt_main(argv: list[str]) -> int:
         print(f"wrote {path}")
     doc = json.loads(written[0].read_text(encoding="utf-8"))
     ops = ", ".join(f"({', '.join(json.dumps(v) for v in op)},)" for op in doc["ops"])
-    print("to keep `fixtures --check` clean, add to HEADER_RECIPES in conformance/vgis_conformance/fixtures.py:\n"
-          f'    _recipe("{doc["name"]}", {json.dumps(doc["description"])}, {doc["segment_size"]}, '
-          f'[{ops}], "ALLOC-1"),')
+    print(
+        "to keep `fixtures --check` clean, add to HEADER_RECIPES in conformance/vgis_conformance/fixtures.py:\n"
+        f'    _recipe("{doc["name"]}", {json.dumps(doc["description"])}, {doc["segment_size"]}, '
+        f'[{ops}], "ALLOC-1"),'
+    )
     return 0
 
 
@@ -320,6 +363,7 @@ def _has_nested_dictionary(schema: pa.Schema) -> bool:
     def nested(t: pa.DataType) -> bool:
         inner = t.value_type if pa.types.is_dictionary(t) else t
         return any(strategies.contains_dictionary(inner.field(i).type) for i in range(inner.num_fields))
+
     return any(nested(f.type) for f in schema)
 
 
@@ -330,6 +374,7 @@ def _has_union_code_127(schema: pa.Schema) -> bool:
         if pa.types.is_union(t) and 127 in t.type_codes:
             return True
         return any(has(t.field(i).type) for i in range(t.num_fields))
+
     return any(has(f.type) for f in schema)
 
 
@@ -338,8 +383,9 @@ def bufferless(batch: pa.RecordBatch) -> bool:
     return all(b is None for column in batch.columns for b in column.buffers())
 
 
-def batches_for(reader_withheld: frozenset[str],
-                writer_withheld: frozenset[str] = frozenset()) -> st.SearchStrategy[pa.RecordBatch]:
+def batches_for(
+    reader_withheld: frozenset[str], writer_withheld: frozenset[str] = frozenset()
+) -> st.SearchStrategy[pa.RecordBatch]:
     """Small generated batches (nested and dictionary types included) the writer writes and the reader resolves."""
     schemas = strategies.schemas(max_fields=2)
     if "union-type-code-127" in reader_withheld | writer_withheld:
@@ -365,9 +411,13 @@ class Actor:
     handle: str
 
 
-def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
-                  withheld_by: Mapping[str, frozenset[str]],
-                  on_new: Callable[[Record], None]) -> type[RuleBasedStateMachine]:
+def machine_class(
+    producer: Peer,
+    consumer: Peer,
+    make_kit: Callable[[], Kit],
+    withheld_by: Mapping[str, frozenset[str]],
+    on_new: Callable[[Record], None],
+) -> type[RuleBasedStateMachine]:
     """The state machine class for one ordered pair (a fresh segment per example)."""
     peers = (producer, consumer)
     table = [i for i, p in enumerate(peers) if "allocate" in p.capabilities]
@@ -427,15 +477,20 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
                 observed = answer.get("offset") if call == "allocate" else None
             if op == ["allocate", 0]:
                 assert observed is None or observed == {"error": "bad_request"}, (
-                    f"ALLOC-4: allocate(0) answered {observed}")
+                    f"ALLOC-4: allocate(0) answered {observed}"
+                )
                 expected = observed
             self.step(actor, op, expected, observed)
 
         # -- table operations
 
         @precondition(lambda self: bool(table))
-        @rule(actor=actors(table), size=st.one_of(st.integers(1, 300), st.integers(1, DATA_SIZE // 8),
-                                                  st.integers(DATA_SIZE // 2, DATA_SIZE + 1)))
+        @rule(
+            actor=actors(table),
+            size=st.one_of(
+                st.integers(1, 300), st.integers(1, DATA_SIZE // 8), st.integers(DATA_SIZE // 2, DATA_SIZE + 1)
+            ),
+        )
         def allocate(self, actor: int, size: int) -> None:
             self.table_op(actor, ["allocate", size], "allocate", size=size)
 
@@ -458,8 +513,14 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
         @rule(actor=actors(table), pick=picks)
         def free_unknown(self, actor: int, pick: int) -> None:
             starts = {o for o, _ in self.model.entries()}
-            candidates = [0, HEADER_SIZE - 1, self.seg.size, *self.freed, *(o + 1 for o in starts),
-                          *(g for g, _ in gaps(self.model.entries(), self.seg.size))]
+            candidates = [
+                0,
+                HEADER_SIZE - 1,
+                self.seg.size,
+                *self.freed,
+                *(o + 1 for o in starts),
+                *(g for g, _ in gaps(self.model.entries(), self.seg.size)),
+            ]
             unknown = sorted({c for c in candidates if c not in starts})
             offset = unknown[pick % len(unknown)]
             self.table_op(actor, ["free", offset], "free", offset=offset)
@@ -515,20 +576,27 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
             mine = [e for e in new if e[0] == offset]
             entry = mine[0][1] if len(new) == 1 and mine else None
             result = [offset, length, entry]
-            if entry is not None and not placement_problem(before, offset, entry, self.seg.size) and length >= 1 \
-                    and length <= entry:
+            if (
+                entry is not None
+                and not placement_problem(before, offset, entry, self.seg.size)
+                and length >= 1
+                and length <= entry
+            ):
                 self.model.adopt(offset, entry)
                 self.pending.append((offset, length, index, writer))
             self.step(writer, op, result, result)
-            assert entry is not None, (f"WRITE-1: the write reported ({offset}, {length}); the table gained "
-                                       f"{new} (expected one new entry starting at {offset})")
+            assert entry is not None, (
+                f"WRITE-1: the write reported ({offset}, {length}); the table gained "
+                f"{new} (expected one new entry starting at {offset})"
+            )
             assert 1 <= length <= entry, f"WRITE-1: region length {length} does not fit its entry ({offset}, {entry})"
             problem = placement_problem(before, offset, entry, self.seg.size)
             assert not problem, problem
             data_after = self.seg.map.data()
             lo, hi = offset - HEADER_SIZE, offset - HEADER_SIZE + entry
             assert data_before[:lo] == data_after[:lo] and data_before[hi:] == data_after[hi:], (
-                f"WRITE-3: {a.peer.name} changed data bytes outside its entry ({offset}, {entry})")
+                f"WRITE-3: {a.peer.name} changed data bytes outside its entry ({offset}, {entry})"
+            )
             region = self.seg.map.read(offset, length)
             problems = check_region_bytes(region, batch.schema, count_dictionary_fields(batch.schema))
             assert not problems, f"{a.peer.name}'s region: framing problems:\n  " + "\n  ".join(problems)
@@ -563,15 +631,23 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
             out = self.kit.out()
             pointer_file = self.kit.batch_file(empty_batch(batch.schema))
             answer, kind = _call(a.peer, "resolve", segment=a.handle, batch=pointer_file, metadata=metadata, out=out)
-            observed: Any = {"error": kind} if kind else {
-                "pointer": answer and answer.get("pointer"), "release_offset": answer and answer.get("release_offset")}
+            observed: Any = (
+                {"error": kind}
+                if kind
+                else {
+                    "pointer": answer and answer.get("pointer"),
+                    "release_offset": answer and answer.get("release_offset"),
+                }
+            )
             self.step(reader, ["resolve", offset, length], {"pointer": True, "release_offset": offset}, observed)
             assert answer is not None
             md = answer.get("metadata") or {}
             assert OFFSET_KEY.decode() not in md and LENGTH_KEY.decode() not in md, (
-                f"PTR-5: {a.peer.name} kept pointer keys in {md}")
+                f"PTR-5: {a.peer.name} kept pointer keys in {md}"
+            )
             assert _strip(md.get(SOURCE_KEY.decode())) == _strip(self.seg.name), (
-                f"PTR-5: {SOURCE_KEY.decode()} is {md.get(SOURCE_KEY.decode())!r}, the segment is {self.seg.name!r}")
+                f"PTR-5: {SOURCE_KEY.decode()} is {md.get(SOURCE_KEY.decode())!r}, the segment is {self.seg.name!r}"
+            )
             got = self.kit.load(out)
             assert got.equals(batch), f"{a.peer.name} resolved ({offset}, {length}) to\n{got}\nnot\n{batch}"
             self.held.append((offset, length, reader))
@@ -602,7 +678,8 @@ def machine_class(producer: Peer, consumer: Peer, make_kit: Callable[[], Kit],
             if "allocations" in a.peer.capabilities:
                 listed = [list(e) for e in a.peer.call("allocations", segment=a.handle)["entries"]]
                 assert listed == [list(e) for e in self.model.entries()], (
-                    f"HDR-7: {a.peer.name} lists {listed}, the model has {self.model.entries()}")
+                    f"HDR-7: {a.peer.name} lists {listed}, the model has {self.model.entries()}"
+                )
 
     Machine.__name__ = f"VgisMachine[{producer.name}->{consumer.name}]"
     return seed(SEED)(Machine)
@@ -614,10 +691,15 @@ def machine_settings(examples: int) -> settings:
     Drawn from the fixed SEED, so that a pair's verdict is the same in every run and a known
     failure stays listed; ``--stateful-examples`` (nightly) explores further.
     """
-    return settings(max_examples=examples, stateful_step_count=STEP_COUNT, deadline=None, database=None,
-                    derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                           HealthCheck.data_too_large], print_blob=False)
+    return settings(
+        max_examples=examples,
+        stateful_step_count=STEP_COUNT,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+        print_blob=False,
+    )
 
 
 def copy_recipe(src: Path, dest_dir: Path) -> Path:
@@ -628,4 +710,3 @@ def copy_recipe(src: Path, dest_dir: Path) -> Path:
         if op[0] == "write":
             shutil.copy(src.parent / op[1], dest_dir / op[1])
     return Path(shutil.copy(src, dest_dir / src.name))
-

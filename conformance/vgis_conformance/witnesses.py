@@ -157,8 +157,9 @@ def check(witness: Witness, peer: str, results: list[dict[str, object]]) -> str:
     return ""
 
 
-def verify(manifests: list[Manifest], *, jobs: str = "2", report_dir: Path | None = None,
-           extra: list[str] | None = None) -> int:
+def verify(
+    manifests: list[Manifest], *, jobs: str = "2", report_dir: Path | None = None, extra: list[str] | None = None
+) -> int:
     """Run every witness case on its peer and say, per witness, whether it still shows its line's claim."""
     problems = [p for m in manifests for p in lint(m, require_categories=True)]
     witnesses = {m.name: read_witnesses(witnesses_path(m)) for m in manifests if witnesses_path(m).exists()}
@@ -181,6 +182,7 @@ def verify(manifests: list[Manifest], *, jobs: str = "2", report_dir: Path | Non
             failed += bool(why)
     for problem in problems:
         print(f"problem: {problem}")
-    print(f"witnesses: {len(cases) - failed} of {len(cases)} show their lines' claims; "
-          f"{len(problems)} other problem(s)")
+    print(
+        f"witnesses: {len(cases) - failed} of {len(cases)} show their lines' claims; {len(problems)} other problem(s)"
+    )
     return 1 if failed or problems else 0

@@ -26,7 +26,15 @@ from vgis.segment import Segment
 
 Json = dict[str, Any]
 CAPABILITIES = [
-    "allocate", "allocations", "shrink", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench",
+    "allocate",
+    "allocations",
+    "shrink",
+    "reset",
+    "read",
+    "make_pointer",
+    "maybe_write",
+    "advertise",
+    "bench",
     "named_create",
 ]
 read_file, save, to_str = sdk.read_file, sdk.save, sdk.to_str
@@ -63,9 +71,15 @@ class Handler:
         return {"segment": handle, "name": segment.name, "size": segment.size}
 
     def op_hello(self, req: Json) -> Json:
-        return {"name": self.name, "version": vgis.__version__, "language": "python", "protocol": 1,
-                "arrow": {"library": "pyarrow", "version": pa.__version__}, "capabilities": CAPABILITIES,
-                "min_batch_bytes": 0}
+        return {
+            "name": self.name,
+            "version": vgis.__version__,
+            "language": "python",
+            "protocol": 1,
+            "arrow": {"library": "pyarrow", "version": pa.__version__},
+            "capabilities": CAPABILITIES,
+            "min_batch_bytes": 0,
+        }
 
     def op_shutdown(self, req: Json) -> Json:
         for segment in self.segments.values():
@@ -134,11 +148,17 @@ class Handler:
 
     def op_resolve(self, req: Json) -> Json:
         schema, batch = read_file(req["batch"])
-        res = pointer.resolve(batch if batch is not None else pointer.empty_batch(schema),
-                              to_bytes(req.get("metadata") or {}), self.seg(req))
+        res = pointer.resolve(
+            batch if batch is not None else pointer.empty_batch(schema),
+            to_bytes(req.get("metadata") or {}),
+            self.seg(req),
+        )
         save(req["out"], res.batch)
-        return {"pointer": res.release_offset is not None, "release_offset": res.release_offset,
-                "metadata": to_str(res.metadata)}
+        return {
+            "pointer": res.release_offset is not None,
+            "release_offset": res.release_offset,
+            "metadata": to_str(res.metadata),
+        }
 
     def op_maybe_write(self, req: Json) -> Json:
         schema, batch = read_file(req["batch"])

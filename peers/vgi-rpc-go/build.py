@@ -82,11 +82,15 @@ def main(args: list[str]) -> int:
     mod.chmod(0o644)
     sums.chmod(0o644)
     env = {**os.environ, "GOWORK": "off", "GOTOOLCHAIN": "local", "CGO_ENABLED": "1", "GOFLAGS": "-mod=readonly"}
-    edit = [go, "mod", "edit",
-            f"-replace={MODULE}={src}",
-            f"-replace={OTEL}={src / 'vgirpc' / 'otel'}",
-            f"-replace=vgis.dev/peersdk={(HERE.parent / 'sdk' / 'go').resolve()}",
-            str(mod)]
+    edit = [
+        go,
+        "mod",
+        "edit",
+        f"-replace={MODULE}={src}",
+        f"-replace={OTEL}={src / 'vgirpc' / 'otel'}",
+        f"-replace=vgis.dev/peersdk={(HERE.parent / 'sdk' / 'go').resolve()}",
+        str(mod),
+    ]
     if run(edit, env) != 0:
         return fail("go mod edit failed")
     out = build / BINARY

@@ -55,7 +55,7 @@ for example PATH=/work/shared/upstream/vgi-rpc-java; the harness passes it to th
 build as VGIS_PEER_SOURCE_DIR."""
 NO_JDK = f"""\
 vgi-rpc-java peer: no JDK >= {MIN_JDK} found (the port's shared memory is the java.lang.foreign
-FFM API, final in JDK 22). Looked at JAVA_HOME and {', '.join(map(str, JVM_DIRS))}/*.
+FFM API, final in JDK 22). Looked at JAVA_HOME and {", ".join(map(str, JVM_DIRS))}/*.
 Get one and build again, for example:
   apt-get install temurin-25-jdk     (Adoptium's apt repository), or openjdk-25-jdk
   sdk install java 25-tem            (SDKMAN)
@@ -148,14 +148,24 @@ def write_launcher(jdk: Path, source: Path, build: Path) -> Path:
     java = jdk / "bin" / "java"
     # JDK >= 23 warns on stderr when Netty (under Arrow's allocator) calls sun.misc.Unsafe; allow it quietly.
     quiet = ["--sun-misc-unsafe-memory-access=allow"] if jdk_version(jdk) and (jdk_version(jdk) or 0) >= 23 else []
-    argv = [str(java), *JVM_FLAGS, *quiet, f"-Dvgis.upstream.version={upstream_version(source)}",
-            f"-Dvgis.upstream.source={source}", "-cp", f"{classes}{os.pathsep}{classpath}", MAIN_CLASS]
+    argv = [
+        str(java),
+        *JVM_FLAGS,
+        *quiet,
+        f"-Dvgis.upstream.version={upstream_version(source)}",
+        f"-Dvgis.upstream.source={source}",
+        "-cp",
+        f"{classes}{os.pathsep}{classpath}",
+        MAIN_CLASS,
+    ]
     launcher = build / LAUNCHER
     launcher.write_text(
         "#!/bin/sh\n"
         "# The vgi-rpc-java peer, written by peers/vgi-rpc-java/build.py.\n"
         "VGI_RPC_SHM_MIN_BATCH_BYTES=0\nexport VGI_RPC_SHM_MIN_BATCH_BYTES\n"
-        f"exec {shlex.join(argv)} \"$@\"\n", encoding="utf-8")
+        f'exec {shlex.join(argv)} "$@"\n',
+        encoding="utf-8",
+    )
     launcher.chmod(0o755)
     return launcher
 
@@ -175,8 +185,10 @@ def main(argv: list[str]) -> int:
         fail(NO_SOURCE)
     source = Path(raw).resolve()
     if not (source / "vgirpc" / "src" / "main" / "java22" / "farm" / "query" / "vgirpc" / "shm").is_dir():
-        fail(f"vgi-rpc-java peer: VGIS_PEER_SOURCE_DIR={raw} is not a vgi-rpc-java checkout "
-             "(no vgirpc/src/main/java22/farm/query/vgirpc/shm)")
+        fail(
+            f"vgi-rpc-java peer: VGIS_PEER_SOURCE_DIR={raw} is not a vgi-rpc-java checkout "
+            "(no vgirpc/src/main/java22/farm/query/vgirpc/shm)"
+        )
     if found is None:
         fail(NO_JDK)
     jdk, version = found

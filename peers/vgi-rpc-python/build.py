@@ -172,8 +172,15 @@ def build() -> None:
     if VENV.exists():
         shutil.rmtree(VENV)
     run([python, "-m", "venv", str(VENV)])
-    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-           "--only-binary=pyarrow"]
+    pip = [
+        str(VENV_PYTHON),
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--only-binary=pyarrow",
+    ]
     if CHECKOUT:
         run(pip + [f"{n}=={v}" for n, v in pins().items()])
         log(f"installing vgi-rpc from the checkout {CHECKOUT}")
@@ -182,8 +189,9 @@ def build() -> None:
         run(pip + [f"{n}=={v}" for n, v in pins().items()])
     else:
         run([*pip, "-r", str(REQUIREMENTS)])
-    freeze = subprocess.run([str(VENV_PYTHON), "-m", "pip", "freeze", "--all"], capture_output=True, text=True,
-                            check=True).stdout
+    freeze = subprocess.run(
+        [str(VENV_PYTHON), "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True
+    ).stdout
     FREEZE.write_text(freeze)
     resolved = {}
     for line in freeze.splitlines():
@@ -198,9 +206,19 @@ def build() -> None:
     extra = sorted(set(resolved) - set(pins()) - {"pip", "setuptools", "wheel"})
     if extra:
         log(f"note: unpinned packages installed: {extra} (consider pinning them in requirements.txt)")
-    STAMP.write_text(json.dumps({"requirements_sha256": requirements_hash(), "python": python,
-                                 "python_version": version, "checkout": CHECKOUT, "release": RELEASE},
-                                indent=1) + "\n")
+    STAMP.write_text(
+        json.dumps(
+            {
+                "requirements_sha256": requirements_hash(),
+                "python": python,
+                "python_version": version,
+                "checkout": CHECKOUT,
+                "release": RELEASE,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     log(f"built {VENV}")
 
 

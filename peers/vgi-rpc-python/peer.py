@@ -201,8 +201,9 @@ class Handler:
     def op_unlink(self, req: Json) -> Json:
         h = self.handles.get(req, open_only=False)
         if not h.owner:
-            raise PeerError("bad_request", f"[LIFE-10] {h.segment.name!r} was attached, not created: "
-                                               "an attacher never unlinks")
+            raise PeerError(
+                "bad_request", f"[LIFE-10] {h.segment.name!r} was attached, not created: an attacher never unlinks"
+            )
         if not h.unlinked:
             with contextlib.suppress(FileNotFoundError):
                 h.segment.unlink()
@@ -233,8 +234,7 @@ class Handler:
         segment = self.seg(req)
         _, batch = read_file(req.get("batch"))
         if batch is None or batch.num_rows == 0:
-            raise PeerError("bad_request", "[WRITE-4] zero-row batch: vgi_rpc.shm.maybe_write_to_shm "
-                                               "never writes one")
+            raise PeerError("bad_request", "[WRITE-4] zero-row batch: vgi_rpc.shm.maybe_write_to_shm never writes one")
         placed = segment.allocate_and_write(batch)
         del batch
         return {"offset": None, "length": None} if placed is None else {"offset": placed[0], "length": placed[1]}
@@ -260,8 +260,11 @@ class Handler:
         batch_out, md, release_fn = shm.resolve_shm_batch(given, to_kv(req), segment)
         save(req["out"], batch_out)
         del batch_out, given, batch
-        return {"pointer": release_fn is not None, "release_offset": release_offset(release_fn, req),
-                "metadata": sdk.to_str(md)}
+        return {
+            "pointer": release_fn is not None,
+            "release_offset": release_offset(release_fn, req),
+            "metadata": sdk.to_str(md),
+        }
 
     def op_maybe_write(self, req: Json) -> Json:
         segment = self.seg(req)

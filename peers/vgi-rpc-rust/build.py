@@ -99,10 +99,24 @@ def main() -> None:
     release = os.environ.get("VGIS_PEER_VERSION")
     target = Path(sys.argv[2]).resolve() / "cargo-target"
     if checkout or release:
-        copy, versions = (manifest_copy(build, checkout_version(Path(checkout)), Path(checkout)) if checkout
-                          else manifest_copy(build, str(release), None))
-        cargo(["cargo", "build", "--release", "--ignore-rust-version", "--manifest-path", str(copy),
-               "--target-dir", str(target)], versions)
+        copy, versions = (
+            manifest_copy(build, checkout_version(Path(checkout)), Path(checkout))
+            if checkout
+            else manifest_copy(build, str(release), None)
+        )
+        cargo(
+            [
+                "cargo",
+                "build",
+                "--release",
+                "--ignore-rust-version",
+                "--manifest-path",
+                str(copy),
+                "--target-dir",
+                str(target),
+            ],
+            versions,
+        )
     else:
         cargo(["cargo", "build", "--release", "--locked", "--ignore-rust-version", "--target-dir", str(target)])
     tmp = build / f"{BINARY}.tmp"

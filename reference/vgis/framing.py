@@ -110,9 +110,7 @@ def decode_region(region: pa.Buffer, schema: pa.Schema) -> pa.RecordBatch:
     try:
         reader = ipc.open_stream(source)
         if not reader.schema.equals(schema):
-            raise SchemaMismatch(
-                "PTR-11", f"region schema {reader.schema} differs from pointer schema {schema}"
-            )
+            raise SchemaMismatch("PTR-11", f"region schema {reader.schema} differs from pointer schema {schema}")
         batch = reader.read_next_batch()
         batch.validate(full=True)
     except StopIteration:

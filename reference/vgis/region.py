@@ -39,9 +39,7 @@ def check_bounds(segment: Segment, offset: int, length: int) -> None:
     if offset < HEADER_SIZE:
         raise OutOfBounds("PTR-9", f"offset {offset} lies inside the {HEADER_SIZE}-byte header")
     if offset + length > segment.size or offset + length >= 1 << 64:
-        raise OutOfBounds(
-            "PTR-9", f"region {offset}+{length} ends past the segment's {segment.size} bytes"
-        )
+        raise OutOfBounds("PTR-9", f"region {offset}+{length} ends past the segment's {segment.size} bytes")
 
 
 def region_view(segment: Segment, offset: int, length: int) -> pa.Buffer:

@@ -355,7 +355,11 @@ class ScrubOnOverCapacityAttach(Broken):
 
 
 HANDLERS: dict[str, type[Broken]] = {
-    "crash": Crash, "crash-once": CrashOnce, "hang": Hang, "garbage": Garbage, "wrong-id": WrongId,
+    "crash": Crash,
+    "crash-once": CrashOnce,
+    "hang": Hang,
+    "garbage": Garbage,
+    "wrong-id": WrongId,
     "scrub-data-on-over-capacity-attach": ScrubOnOverCapacityAttach,
 }
 DEFECTS = sorted([*PATCHES, *HANDLERS])

@@ -37,25 +37,43 @@ OUT_DIR = Path("benchmarks") / "out"  # of the folder the command runs in
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``bench`` subcommand's options."""
-    parser.add_argument("--peer", action="append", default=[],
-                        help="benchmark this registered peer (repeatable; default: every default peer with bench)")
+    parser.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        help="benchmark this registered peer (repeatable; default: every default peer with bench)",
+    )
     add_source_argument(parser)
-    parser.add_argument("--sizes", default="", help="comma-separated batch sizes, e.g. 1K,64K,4M,64M "
-                        "(default: 1K to 256M in powers of 4)")
-    parser.add_argument("--repeat", type=int, default=5,
-                        help=f"repetitions per action (x{SMALL_REPEAT_FACTOR} under 1 MiB; pipe rounds: exactly this)")
+    parser.add_argument(
+        "--sizes",
+        default="",
+        help="comma-separated batch sizes, e.g. 1K,64K,4M,64M (default: 1K to 256M in powers of 4)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=5,
+        help=f"repetitions per action (x{SMALL_REPEAT_FACTOR} under 1 MiB; pipe rounds: exactly this)",
+    )
     parser.add_argument("--quick", action="store_true", help="2 small sizes, 2 repetitions, 200 overhead requests")
     parser.add_argument("--requests", type=int, default=2000, help="header requests for the overhead figure")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per bench request")
     parser.add_argument("--out", default=str(OUT_DIR), help="where bench.json, bench.png (and suite.json) go")
-    parser.add_argument("--suite", action="store_true",
-                        help="also time `pytest conformance` serial and -n auto with 1, 2, ... peers")
+    parser.add_argument(
+        "--suite", action="store_true", help="also time `pytest conformance` serial and -n auto with 1, 2, ... peers"
+    )
     parser.add_argument("--suite-only", action="store_true", help="only the suite timing")
-    parser.add_argument("--memory", action="store_true",
-                        help="only the memory a reader adds while reading one region of each size "
-                             "(memory.json; default sizes 1M,16M,256M,1G)")
-    parser.add_argument("--markdown", action="store_true",
-                        help="measure nothing: print RESULTS.md's tables from the JSON files in --out")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="only the memory a reader adds while reading one region of each size "
+        "(memory.json; default sizes 1M,16M,256M,1G)",
+    )
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="measure nothing: print RESULTS.md's tables from the JSON files in --out",
+    )
 
 
 def _load(path: Path) -> Json | None:
@@ -67,15 +85,26 @@ def _result(run: Run, peers: list[str], sizes: list[int], repeat: int, info: Jso
     """bench.json: every sample and every figure derived from them, with the machine before and after."""
     zero_copy = zero_copy_check()
     return {
-        "machine": info, "machine_after": machine_after(),
-        "sizes": sizes, "repeat": repeat, "small_repeat_factor": SMALL_REPEAT_FACTOR,
-        "peers": peers, "not_benchmarked": run.skipped, "errors": run.errors,
+        "machine": info,
+        "machine_after": machine_after(),
+        "sizes": sizes,
+        "repeat": repeat,
+        "small_repeat_factor": SMALL_REPEAT_FACTOR,
+        "peers": peers,
+        "not_benchmarked": run.skipped,
+        "errors": run.errors,
         "samples": [s.summary() for s in run.samples],
-        "shm_gbps": [{"peer": p, "schema": sc, "size": s, "gbps": run.shm_gbps(p, sc, s)}
-                     for p in peers for sc in SCHEMAS for s in sizes],
+        "shm_gbps": [
+            {"peer": p, "schema": sc, "size": s, "gbps": run.shm_gbps(p, sc, s)}
+            for p in peers
+            for sc in SCHEMAS
+            for s in sizes
+        ],
         "crossover": {p: {s: crossover(run, p, s, sizes) for s in SCHEMAS} for p in peers},
-        "ratios": ratios(run, peers, sizes), "overhead": run.overhead,
-        "zero_copy": zero_copy, "verdicts": verdicts(run, sizes, zero_copy, suite),
+        "ratios": ratios(run, peers, sizes),
+        "overhead": run.overhead,
+        "zero_copy": zero_copy,
+        "verdicts": verdicts(run, sizes, zero_copy, suite),
     }
 
 
@@ -119,8 +148,11 @@ def main(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
     if suite is None:  # an earlier --suite-only run, for the verdict
         with contextlib.suppress(ValueError, OSError):
             suite = _load(out_dir / "suite.json")
-    sizes = QUICK_SIZES if args.quick and not args.sizes else [parse_size(s) for s in args.sizes.split(",") if s] \
-        or DEFAULT_SIZES
+    sizes = (
+        QUICK_SIZES
+        if args.quick and not args.sizes
+        else [parse_size(s) for s in args.sizes.split(",") if s] or DEFAULT_SIZES
+    )
     sizes = sorted(set(sizes))
     repeat = 2 if args.quick else max(1, args.repeat)
     requests = 200 if args.quick else args.requests

@@ -54,11 +54,17 @@ def _pipe(bench: Bench, handle: str, batch_path: Path, fifo: Path, timeout: floa
     assert reader is not None and writer is not None
     os.mkfifo(fifo, 0o600)
     try:
-        rid = reader.send("bench", segment=handle, action="pipe_read", batch=str(batch_path), path=str(fifo),
-                          repeat=1)
+        rid = reader.send("bench", segment=handle, action="pipe_read", batch=str(batch_path), path=str(fifo), repeat=1)
         try:
-            writer.request("bench", _timeout=timeout, segment=bench.writer_segment, action="pipe_write",
-                           batch=str(batch_path), path=str(fifo), repeat=1)
+            writer.request(
+                "bench",
+                _timeout=timeout,
+                segment=bench.writer_segment,
+                action="pipe_write",
+                batch=str(batch_path),
+                path=str(fifo),
+                repeat=1,
+            )
         except (PeerError, PeerFailure):
             # The writer failed, perhaps before opening the FIFO: open and close it so the reader sees EOF.
             with contextlib.suppress(OSError):
@@ -72,8 +78,9 @@ def _pipe(bench: Bench, handle: str, batch_path: Path, fifo: Path, timeout: floa
     return float(result["seconds"][0]), int(result["bytes"])
 
 
-def bench_one(bench: Bench, schema: str, size: int, batch_path: Path, stream_bytes: int, repeat: int,
-              fifo: Path, timeout: float) -> list[Sample]:
+def bench_one(
+    bench: Bench, schema: str, size: int, batch_path: Path, stream_bytes: int, repeat: int, fifo: Path, timeout: float
+) -> list[Sample]:
     """Every action for one peer, one batch."""
     peer = bench.peer
     reps = repeat * (SMALL_REPEAT_FACTOR if size < MIB else 1)
@@ -81,10 +88,12 @@ def bench_one(bench: Bench, schema: str, size: int, batch_path: Path, stream_byt
     seg = peer.call("create", name=segment_name("bench"), size=segment_size_for(stream_bytes))
     handle = seg["segment"]
     try:
+
         def timed(action: str, **extra: Any) -> Sample:
             assert peer.process is not None
-            got = peer.process.request("bench", _timeout=timeout, segment=handle, action=action,
-                                       batch=str(batch_path), repeat=reps, **extra)
+            got = peer.process.request(
+                "bench", _timeout=timeout, segment=handle, action=action, batch=str(batch_path), repeat=reps, **extra
+            )
             return Sample(peer.name, schema, size, action, int(got["bytes"]), [float(x) for x in got["seconds"]])
 
         out.append(timed("write"))
@@ -175,8 +184,12 @@ def harness_overhead(peer: Peer, requests: int) -> Json:
         elapsed = time.perf_counter() - start
     finally:
         _release(peer, seg)
-    return {"requests": requests, "seconds": elapsed, "requests_per_s": requests / elapsed,
-            "ms_per_request": elapsed / requests * 1000}
+    return {
+        "requests": requests,
+        "seconds": elapsed,
+        "requests_per_s": requests / elapsed,
+        "ms_per_request": elapsed / requests * 1000,
+    }
 
 
 def zero_copy_check() -> Json:
@@ -198,8 +211,9 @@ def zero_copy_check() -> Json:
     return {"zero_copy": all(inside), "buffers": len(inside), "buffers_inside_region": sum(inside)}
 
 
-def run_throughput(benches: Sequence[Bench], sizes: Sequence[int], repeat: int, workdir: Path,
-                   timeout: float, run: Run) -> None:
+def run_throughput(
+    benches: Sequence[Bench], sizes: Sequence[int], repeat: int, workdir: Path, timeout: float, run: Run
+) -> None:
     """Schema by schema, size by size, peer by peer."""
     for schema in SCHEMAS:
         for size in sizes:
@@ -211,8 +225,16 @@ def run_throughput(benches: Sequence[Bench], sizes: Sequence[int], repeat: int, 
                 label = f"{bench.peer.name} {schema} {human(size)}"
                 print(f"[bench] {label}", file=sys.stderr, flush=True)
                 try:
-                    run.samples += bench_one(bench, schema, size, batch_path, stream_bytes, repeat,
-                                             workdir / f"pipe-{bench.peer.name}", timeout)
+                    run.samples += bench_one(
+                        bench,
+                        schema,
+                        size,
+                        batch_path,
+                        stream_bytes,
+                        repeat,
+                        workdir / f"pipe-{bench.peer.name}",
+                        timeout,
+                    )
                 except (PeerError, PeerFailure, KeyError, TypeError, ValueError) as exc:
                     run.errors.append(f"{label}: {type(exc).__name__}: {exc}")
                     print(f"[bench] {label}: {exc}", file=sys.stderr, flush=True)

@@ -26,8 +26,13 @@ def plot(run: Run, peers: Sequence[str], sizes: Sequence[int], path: Path) -> bo
 
     rows = len(peers) + 1
     fig, axes = plt.subplots(rows, len(SCHEMAS), figsize=(6.5 * len(SCHEMAS), 3.6 * rows), squeeze=False)
-    styles = {"write": ("tab:blue", "-"), "resolve": ("tab:green", "-"), "shm": ("tab:red", "-"),
-              "pipe": ("tab:orange", "--"), "memcpy": ("black", ":")}
+    styles = {
+        "write": ("tab:blue", "-"),
+        "resolve": ("tab:green", "-"),
+        "shm": ("tab:red", "-"),
+        "pipe": ("tab:orange", "--"),
+        "memcpy": ("black", ":"),
+    }
     for col, schema in enumerate(SCHEMAS):
         for row, peer in enumerate(peers):
             ax = axes[row][col]
@@ -39,17 +44,24 @@ def plot(run: Run, peers: Sequence[str], sizes: Sequence[int], path: Path) -> bo
             cross = crossover(run, peer, schema, sizes)
             if isinstance(cross, int):
                 ax.axvline(cross, color="tab:red", alpha=0.3, linewidth=4)
-                ax.annotate(f"shm > pipe from {human(cross)}", (cross, 0.02), xycoords=("data", "axes fraction"),
-                            fontsize=8)
+                ax.annotate(
+                    f"shm > pipe from {human(cross)}", (cross, 0.02), xycoords=("data", "axes fraction"), fontsize=8
+                )
             ax.set_title(f"{peer}: {schema} schema", fontsize=10)
         ax = axes[len(peers)][col]
         for peer in peers:
             xs = [s for s in sizes if run.shm_gbps(peer, schema, s) is not None]
-            ax.plot(xs, [run.shm_gbps(peer, schema, s) or 0.0 for s in xs], marker="o", markersize=3,
-                    label=f"{peer} shm")
+            ax.plot(
+                xs, [run.shm_gbps(peer, schema, s) or 0.0 for s in xs], marker="o", markersize=3, label=f"{peer} shm"
+            )
         ref_memcpy = [s for s in sizes if run.gbps(peers[0], schema, s, "memcpy") is not None] if peers else []
-        ax.plot(ref_memcpy, [run.gbps(peers[0], schema, s, "memcpy") or 0.0 for s in ref_memcpy], ":",
-                color="black", label=f"memcpy ({peers[0]})" if peers else "memcpy")
+        ax.plot(
+            ref_memcpy,
+            [run.gbps(peers[0], schema, s, "memcpy") or 0.0 for s in ref_memcpy],
+            ":",
+            color="black",
+            label=f"memcpy ({peers[0]})" if peers else "memcpy",
+        )
         ax.set_title(f"all peers, shm (write+resolve): {schema} schema", fontsize=10)
     for ax in axes.flat:
         ax.set_xscale("log", base=2)

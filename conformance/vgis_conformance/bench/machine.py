@@ -27,9 +27,15 @@ def machine() -> Json:
             if line.startswith("MemTotal:"):
                 ram = int(line.split()[1]) * 1024
     return {
-        "nproc": os.cpu_count(), "ram_bytes": ram, "ram_gib": round(ram / 2**30, 1), "cpu_model": model,
-        "platform": platform.platform(), "python": platform.python_version(), "pyarrow": pa.__version__,
-        "loadavg": list(os.getloadavg()), "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "ram_bytes": ram,
+        "ram_gib": round(ram / 2**30, 1),
+        "cpu_model": model,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "pyarrow": pa.__version__,
+        "loadavg": list(os.getloadavg()),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -81,27 +81,43 @@ def measure_peer(peer: Peer, sizes: Sequence[int], workdir: Path) -> list[Json]:
             with Mapping(str(seg["name"])) as mapping:
                 offset = mapping.place(data)
             assert offset is not None, "a fresh segment sized for the region holds it"
-            real = _around(peer, "read", segment=seg["segment"], offset=offset, length=len(data),
-                              schema=str(schema_path), out=str(out))
+            real = _around(
+                peer,
+                "read",
+                segment=seg["segment"],
+                offset=offset,
+                length=len(data),
+                schema=str(schema_path),
+                out=str(out),
+            )
         finally:
             _release(peer, seg)
             out.unlink(missing_ok=True)
         seg = peer.call("create", name=segment_name("mem-sparse"), size=HEADER_SIZE + len(data))
         try:
-            claimed = _around(peer, "read", segment=seg["segment"], offset=HEADER_SIZE, length=len(data),
-                                 schema=str(schema_path), out=str(out))
+            claimed = _around(
+                peer,
+                "read",
+                segment=seg["segment"],
+                offset=HEADER_SIZE,
+                length=len(data),
+                schema=str(schema_path),
+                out=str(out),
+            )
         finally:
             _release(peer, seg)
             out.unlink(missing_ok=True)
-        rows.append({"peer": peer.name, "schema": schema, "size": size, "region": len(data),
-                     "real": real, "claimed": claimed})
+        rows.append(
+            {"peer": peer.name, "schema": schema, "size": size, "region": len(data), "real": real, "claimed": claimed}
+        )
         del data
     schema_path.unlink(missing_ok=True)
     return rows[1:]
 
 
-def measure(manifests: Sequence[Manifest], sizes: Sequence[int], workdir: Path, timeout: float,
-            errors: list[str]) -> list[Json]:
+def measure(
+    manifests: Sequence[Manifest], sizes: Sequence[int], workdir: Path, timeout: float, errors: list[str]
+) -> list[Json]:
     """The memory rows of every peer that starts and declares ``read``; what failed goes to ``errors``."""
     rows: list[Json] = []
     for manifest in manifests:
@@ -125,10 +141,30 @@ def table(rows: Sequence[Json]) -> list[list[str]]:
     def mib(n: int) -> str:
         return f"{n / (1 << 20):.1f}"
 
-    return [[r["peer"], r["schema"], human(r["size"]), r["real"]["answer"], mib(r["real"]["added"]),
-             mib(r["real"]["shmem_touched"]), mib(r["real"]["copied"]), r["claimed"]["answer"],
-             mib(r["claimed"]["added"])] for r in rows]
+    return [
+        [
+            r["peer"],
+            r["schema"],
+            human(r["size"]),
+            r["real"]["answer"],
+            mib(r["real"]["added"]),
+            mib(r["real"]["shmem_touched"]),
+            mib(r["real"]["copied"]),
+            r["claimed"]["answer"],
+            mib(r["claimed"]["added"]),
+        ]
+        for r in rows
+    ]
 
 
-HEADERS = ["peer", "schema", "size", "read", "added MiB", "segment touched MiB", "copied MiB", "claimed: read",
-           "claimed: added MiB"]
+HEADERS = [
+    "peer",
+    "schema",
+    "size",
+    "read",
+    "added MiB",
+    "segment touched MiB",
+    "copied MiB",
+    "claimed: read",
+    "claimed: added MiB",
+]

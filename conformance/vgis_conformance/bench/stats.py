@@ -43,11 +43,21 @@ class Sample:
         s = sorted(self.seconds)
         q1, q3 = (statistics.quantiles(s, n=4)[0], statistics.quantiles(s, n=4)[2]) if len(s) >= 2 else (s[0], s[0])
         return {
-            "peer": self.peer, "schema": self.schema, "size": self.size, "action": self.action,
-            "bytes": self.bytes, "repeat": len(s), "seconds": self.seconds,
+            "peer": self.peer,
+            "schema": self.schema,
+            "size": self.size,
+            "action": self.action,
+            "bytes": self.bytes,
+            "repeat": len(s),
+            "seconds": self.seconds,
             "median_s": self.median,
-            "gbps": {"median": self.gbps(self.median), "min": self.gbps(s[-1]), "max": self.gbps(s[0]),
-                     "q1": self.gbps(q3), "q3": self.gbps(q1)},
+            "gbps": {
+                "median": self.gbps(self.median),
+                "min": self.gbps(s[-1]),
+                "max": self.gbps(s[0]),
+                "q1": self.gbps(q3),
+                "q3": self.gbps(q1),
+            },
         }
 
 
@@ -125,12 +135,21 @@ def verdicts(run: Run, sizes: Sequence[int], zero_copy: Json, suite: Json | None
     size = 64 * MIB
     w, m = run.gbps(BASELINE, "plain", size, "write"), run.gbps(BASELINE, "plain", size, "memcpy")
     if w is None or m is None:
-        out.append({"target": "reference write within 10% of memcpy (64 MiB, non-dictionary)", "met": None,
-                    "detail": "not measured in this run (needs python-reference and --sizes including 64M)"})
+        out.append(
+            {
+                "target": "reference write within 10% of memcpy (64 MiB, non-dictionary)",
+                "met": None,
+                "detail": "not measured in this run (needs python-reference and --sizes including 64M)",
+            }
+        )
     else:
-        out.append({"target": "reference write within 10% of memcpy (64 MiB, non-dictionary)",
-                    "met": w >= m / 1.1,
-                    "detail": f"write {w:.2f} GB/s, memcpy {m:.2f} GB/s: write takes {m / w:.2f}x memcpy's time"})
+        out.append(
+            {
+                "target": "reference write within 10% of memcpy (64 MiB, non-dictionary)",
+                "met": w >= m / 1.1,
+                "detail": f"write {w:.2f} GB/s, memcpy {m:.2f} GB/s: write takes {m / w:.2f}x memcpy's time",
+            }
+        )
     slower: list[str] = []
     compared = 0
     for schema in SCHEMAS:
@@ -141,22 +160,48 @@ def verdicts(run: Run, sizes: Sequence[int], zero_copy: Json, suite: Json | None
             compared += 1
             if ref < up:
                 slower.append(f"{schema} {human(s)}: {ref / up:.2f}x")
-    out.append({"target": "reference write at least as fast as upstream vgi-rpc (Python) at every size",
-                "met": None if not compared else not slower,
-                "detail": (f"compared at {compared} sizes; slower at: {', '.join(slower)}" if slower
-                           else f"faster or equal at all {compared} compared sizes" if compared
-                           else "not measured (needs both python peers)")})
-    out.append({"target": "reference non-dictionary resolve is zero-copy", "met": zero_copy.get("zero_copy"),
-                "detail": f"{zero_copy.get('buffers_inside_region')} of {zero_copy.get('buffers')} buffers of the "
-                          "resolved batch lie inside the region (in-process check of vgis.pointer.resolve)"})
+    out.append(
+        {
+            "target": "reference write at least as fast as upstream vgi-rpc (Python) at every size",
+            "met": None if not compared else not slower,
+            "detail": (
+                f"compared at {compared} sizes; slower at: {', '.join(slower)}"
+                if slower
+                else f"faster or equal at all {compared} compared sizes"
+                if compared
+                else "not measured (needs both python peers)"
+            ),
+        }
+    )
+    out.append(
+        {
+            "target": "reference non-dictionary resolve is zero-copy",
+            "met": zero_copy.get("zero_copy"),
+            "detail": f"{zero_copy.get('buffers_inside_region')} of {zero_copy.get('buffers')} buffers of the "
+            "resolved batch lie inside the region (in-process check of vgis.pointer.resolve)",
+        }
+    )
     worst = max((o["ms_per_request"] for o in run.overhead.values()), default=None)
-    out.append({"target": "harness overhead < 1 ms per request", "met": None if worst is None else worst < 1.0,
-                "detail": "; ".join(f"{p} {o['ms_per_request'] * 1000:.0f} us ({o['requests_per_s']:.0f} req/s)"
-                                    for p, o in run.overhead.items()) or "not measured"})
+    out.append(
+        {
+            "target": "harness overhead < 1 ms per request",
+            "met": None if worst is None else worst < 1.0,
+            "detail": "; ".join(
+                f"{p} {o['ms_per_request'] * 1000:.0f} us ({o['requests_per_s']:.0f} req/s)"
+                for p, o in run.overhead.items()
+            )
+            or "not measured",
+        }
+    )
     if suite is not None:
         full = [r for r in suite["runs"] if r["peers"] == suite["peers"] and r["mode"] == "-n auto"]
         if full:
             secs = full[0]["seconds"]
-            out.append({"target": "full suite with every peer under 2 minutes with -n auto", "met": secs < 120,
-                        "detail": f"{secs:.1f} s with {len(suite['peers'])} peers, exit status {full[0]['exit']}"})
+            out.append(
+                {
+                    "target": "full suite with every peer under 2 minutes with -n auto",
+                    "met": secs < 120,
+                    "detail": f"{secs:.1f} s with {len(suite['peers'])} peers, exit status {full[0]['exit']}",
+                }
+            )
     return out

@@ -31,16 +31,28 @@ def time_suite(manifests: Sequence[Manifest], extra: Sequence[str]) -> Json:
     with tempfile.TemporaryDirectory(prefix="vgis-suite-") as tmp:
         for count in range(1, len(names) + 1):
             for mode in ("serial", "-n auto"):
-                argv = [*suite_argv(), "-q", "--report-dir", str(Path(tmp) / f"{count}-{mode.replace(' ', '')}"),
-                        *(["-n", "auto"] if mode == "-n auto" else ["-p", "no:xdist"]),
-                        *[a for n in names[:count] for a in ("--peer", n)], *extra]
+                argv = [
+                    *suite_argv(),
+                    "-q",
+                    "--report-dir",
+                    str(Path(tmp) / f"{count}-{mode.replace(' ', '')}"),
+                    *(["-n", "auto"] if mode == "-n auto" else ["-p", "no:xdist"]),
+                    *[a for n in names[:count] for a in ("--peer", n)],
+                    *extra,
+                ]
                 print(f"[bench] suite: {count} peer(s) {names[:count]}, {mode}", file=sys.stderr, flush=True)
                 start = time.perf_counter()
                 proc = subprocess.run(argv, capture_output=True, text=True, check=False)
                 seconds = time.perf_counter() - start
                 tail = [ln for ln in proc.stdout.splitlines() if ln.strip()][-1:] or [""]
-                runs.append({"peers": names[:count], "mode": mode, "seconds": seconds, "exit": proc.returncode,
-                             "summary": tail[0]})
-                print(f"[bench] suite: {seconds:.1f} s, exit {proc.returncode}: {tail[0]}", file=sys.stderr,
-                      flush=True)
+                runs.append(
+                    {
+                        "peers": names[:count],
+                        "mode": mode,
+                        "seconds": seconds,
+                        "exit": proc.returncode,
+                        "summary": tail[0],
+                    }
+                )
+                print(f"[bench] suite: {seconds:.1f} s, exit {proc.returncode}: {tail[0]}", file=sys.stderr, flush=True)
     return {"peers": names, "runs": runs}

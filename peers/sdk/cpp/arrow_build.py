@@ -53,8 +53,12 @@ class BuildError(Exception):
 
 def _nlohmann_found(compiler: str, flags: list[str]) -> bool:
     """True when ``#include <nlohmann/json.hpp>`` compiles with ``flags``."""
-    probe = subprocess.run([compiler, "-std=c++17", *flags, "-x", "c++", "-E", "-", "-o", os.devnull],
-                           input=b"#include <nlohmann/json.hpp>\n", capture_output=True, check=False)
+    probe = subprocess.run(
+        [compiler, "-std=c++17", *flags, "-x", "c++", "-E", "-", "-o", os.devnull],
+        input=b"#include <nlohmann/json.hpp>\n",
+        capture_output=True,
+        check=False,
+    )
     return probe.returncode == 0
 
 
@@ -91,8 +95,9 @@ def cxx11_abi(lib_dir: str) -> int:
     raise BuildError(f"cannot tell the C++ string ABI of {so_files[0]}")
 
 
-def build(binary: Path, sources: Sequence[str | Path], cwd: Path, log: Callable[[str], None],
-          check_hello: bool = True) -> None:
+def build(
+    binary: Path, sources: Sequence[str | Path], cwd: Path, log: Callable[[str], None], check_hello: bool = True
+) -> None:
     """Compile ``sources`` (relative to ``cwd``) and the SDK into ``binary``; raises BuildError."""
     compiler = os.environ.get("CXX", "g++")
     flags = shlex.split(os.environ.get("CXXFLAGS", ""))
@@ -108,12 +113,25 @@ def build(binary: Path, sources: Sequence[str | Path], cwd: Path, log: Callable[
     binary.parent.mkdir(parents=True, exist_ok=True)
     tmp = binary.with_suffix(".tmp")
     argv = [
-        compiler, "-std=c++20", "-O2", "-g0", "-Wall", "-Wextra", "-Werror",
+        compiler,
+        "-std=c++20",
+        "-O2",
+        "-g0",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
         f"-D_GLIBCXX_USE_CXX11_ABI={abi}",
-        "-isystem", include, f"-I{SDK_DIR}", *flags,
-        *(str(s) for s in sources), *(str(s) for s in SDK_SOURCES),
-        "-o", str(tmp),
-        f"-L{lib_dir}", *link, f"-Wl,-rpath,{lib_dir}",
+        "-isystem",
+        include,
+        f"-I{SDK_DIR}",
+        *flags,
+        *(str(s) for s in sources),
+        *(str(s) for s in SDK_SOURCES),
+        "-o",
+        str(tmp),
+        f"-L{lib_dir}",
+        *link,
+        f"-Wl,-rpath,{lib_dir}",
     ]
     log("$ " + " ".join(argv))
     start = time.monotonic()
@@ -125,9 +143,14 @@ def build(binary: Path, sources: Sequence[str | Path], cwd: Path, log: Callable[
     log(f"built {binary} in {time.monotonic() - start:.1f}s")
     if not check_hello:
         return
-    check = subprocess.run([str(binary)], input=b'{"id": 0, "op": "hello"}\n', capture_output=True,
-                           timeout=60, check=False, env={k: v for k, v in os.environ.items()
-                                                         if k != "LD_LIBRARY_PATH"})
+    check = subprocess.run(
+        [str(binary)],
+        input=b'{"id": 0, "op": "hello"}\n',
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"},
+    )
     if check.returncode != 0 or b'"ok": true' not in check.stdout:
         raise BuildError(f"the built peer does not answer hello: {check.stdout!r} {check.stderr!r}")
     log("hello: " + check.stdout.decode(errors="replace").strip())

@@ -307,8 +307,9 @@ def answer(peer: Any, line: str, classify: Classify) -> tuple[str, Json]:
         return op, {"id": req_id, "ok": False, "error": {"kind": kind, "message": message}}
 
 
-def serve(peer: Any, classify: Classify = default_classify, stdin: IO[str] | None = None,
-          stdout: IO[str] | None = None) -> None:
+def serve(
+    peer: Any, classify: Classify = default_classify, stdin: IO[str] | None = None, stdout: IO[str] | None = None
+) -> None:
     """Answer requests line by line until ``shutdown``, or end of input (then shut down as if asked)."""
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     for line in stdin:

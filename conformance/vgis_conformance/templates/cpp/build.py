@@ -25,8 +25,10 @@ def kit_root() -> Path:
     try:
         from vgis_conformance.layout import KIT_ROOT
     except ImportError:
-        sys.exit("build.py: give the kit's root folder (python3 build.py OUT_DIR KIT_ROOT), "
-                 "or run it with the interpreter vgis-conformance is installed in")
+        sys.exit(
+            "build.py: give the kit's root folder (python3 build.py OUT_DIR KIT_ROOT), "
+            "or run it with the interpreter vgis-conformance is installed in"
+        )
     return KIT_ROOT
 
 

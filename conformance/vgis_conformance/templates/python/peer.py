@@ -32,8 +32,14 @@ class Peer:
 
     def op_hello(self, req: Json) -> Json:
         """Who this peer is; ``arrow`` names the Arrow library once you use one."""
-        return {"name": NAME, "version": "0.1.0", "language": "python", "protocol": sdk.PROTOCOL,
-                "arrow": {"library": "none", "version": "0"}, "capabilities": CAPABILITIES}
+        return {
+            "name": NAME,
+            "version": "0.1.0",
+            "language": "python",
+            "protocol": sdk.PROTOCOL,
+            "arrow": {"library": "none", "version": "0"},
+            "capabilities": CAPABILITIES,
+        }
 
     def op_shutdown(self, req: Json) -> Json:
         """Close and unlink what this peer holds (nothing yet); the loop then exits."""
