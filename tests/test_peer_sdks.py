@@ -1,6 +1,7 @@
 """The peers' own checks, with their toolchains: the C++ SDK's vgis_peer_test.cc (warnings as errors), the Go
-SDK's gofmt, ``go vet`` and ``go test``, and cargo fmt and clippy over both Rust peers. Outside CI a missing
-toolchain skips; under CI it fails."""
+SDK's gofmt, ``go vet`` and ``go test``, gofmt and ``go vet`` on the Go adapter, the Java SDK's JUnit tests
+(``-Xlint:all -Werror``), and cargo fmt and clippy over both Rust peers. Outside CI a missing toolchain (or the
+Go port's checkout) skips; under CI it fails."""
 
 from __future__ import annotations
 
@@ -12,18 +13,32 @@ from pathlib import Path
 
 import pytest
 
+from vgis_conformance import sources
 from vgis_conformance.manifest import cache_root
 
 SDK = Path(__file__).resolve().parents[1] / "peers" / "sdk"
 
 
+def _missing(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what}: CI must run the peers' own checks")
+    pytest.skip(what)
+
+
 def _require(tool: str) -> str:
     found = shutil.which(tool)
     if found is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{tool} is not on PATH: CI must run the SDK's tests")
-        pytest.skip(f"{tool} is not on PATH")
+        _missing(f"{tool} is not on PATH")
+        raise AssertionError("unreachable")
     return found
+
+
+def _gofmt_clean(go: str, folder: Path) -> None:
+    gofmt = shutil.which("gofmt") or str(Path(go).with_name("gofmt"))
+    unformatted = subprocess.run(
+        [gofmt, "-l", "."], cwd=folder, capture_output=True, text=True, timeout=60, check=True
+    ).stdout.split()
+    assert not unformatted, f"gofmt would change {unformatted} in {folder.name}"
 
 
 def test_cpp_sdk_builds_with_warnings_as_errors_and_passes_its_tests() -> None:
@@ -41,11 +56,7 @@ def test_cpp_sdk_builds_with_warnings_as_errors_and_passes_its_tests() -> None:
 
 def test_go_sdk_is_vetted_formatted_and_passes_its_tests() -> None:
     go = _require("go")
-    gofmt = shutil.which("gofmt") or str(Path(go).with_name("gofmt"))
-    unformatted = subprocess.run(
-        [gofmt, "-l", "."], cwd=SDK / "go", capture_output=True, text=True, timeout=60, check=True
-    ).stdout.split()
-    assert not unformatted, f"gofmt would change {unformatted}"
+    _gofmt_clean(go, SDK / "go")
     for argv in ([go, "vet", "./..."], [go, "test", "./..."]):
         proc = subprocess.run(argv, cwd=SDK / "go", capture_output=True, text=True, timeout=600, check=False)
         assert proc.returncode == 0, f"{' '.join(argv[1:])}:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
@@ -81,3 +92,53 @@ def test_rust_peer_is_formatted_and_clippy_clean(crate: str) -> None:
         check=False,
     )
     assert clippy.returncode == 0, f"cargo clippy on {crate}:\n{clippy.stderr[-4000:]}"
+
+
+def test_go_adapter_is_formatted_and_vetted(tmp_path: Path) -> None:
+    """gofmt and ``go vet`` on peers/vgi-rpc-go, against the go.mod its build.py writes (the port's checkout
+    replaced in), since the committed go.mod names a release no proxy here serves."""
+    go = _require("go")
+    folder = SDK.parent / "vgi-rpc-go"
+    _gofmt_clean(go, folder)
+    source = sources.requested([]).get("vgi-rpc-go")
+    if source is None:
+        _missing(f"no checkout of the Go port ({sources.ENV}=vgi-rpc-go=PATH)")
+        return
+    env = {**os.environ, "VGIS_PEER_SOURCE_DIR": str(source)}
+    build = subprocess.run(
+        [sys.executable, "build.py", str(tmp_path)],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    vet_env = {**env, "GOWORK": "off", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly"}
+    vet = subprocess.run(
+        [go, "vet", f"-modfile={tmp_path / 'go.mod'}", "."],
+        cwd=folder,
+        env=vet_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert vet.returncode == 0, f"go vet on vgi-rpc-go:\n{vet.stdout[-3000:]}{vet.stderr[-3000:]}"
+
+
+def test_java_sdk_compiles_without_warnings_and_passes_its_tests(tmp_path: Path) -> None:
+    """The Java SDK's pom.xml (release 17, ``-Xlint:all -Werror``) runs its JUnit tests; output in tmp_path."""
+    mvn = _require("mvn")
+    proc = subprocess.run(
+        [mvn, "-B", "-q", f"-Dvgis.build={tmp_path}", "test"],
+        cwd=SDK / "java",
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    reports = list((tmp_path / "target" / "surefire-reports").glob("TEST-*.xml"))
+    assert reports, "surefire wrote no test report: the SDK's tests did not run"

@@ -11,6 +11,7 @@ import java.io.BufferedReader;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -58,7 +59,7 @@ public final class PeerMain {
         }
     }
 
-    private PeerMain(Adapter adapter) {
+    PeerMain(Adapter adapter) {
         this.adapter = adapter;
     }
 
@@ -66,12 +67,13 @@ public final class PeerMain {
     public static void run(Adapter adapter) {
         PrintStream protocol = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.UTF_8);
         System.setOut(System.err);
-        int status = new PeerMain(adapter).loop(protocol);
+        int status = new PeerMain(adapter).loop(System.in, protocol);
         System.exit(status);
     }
 
-    private int loop(OutputStream out) {
-        try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
+    /** The loop over any pair of streams, so that the SDK's tests drive it without a process. */
+    int loop(InputStream input, OutputStream out) {
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(input, StandardCharsets.UTF_8))) {
             String line;
             while ((line = in.readLine()) != null) {
                 if (line.isBlank()) {
