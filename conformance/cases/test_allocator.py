@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import struct
-
 import pytest
 
 from vgis.header import HEADER_SIZE, MAX_ALLOCS
@@ -13,13 +11,6 @@ from vgis_conformance.peer import Peer
 
 SIZE = HEADER_SIZE + 64 * 1024
 END = SIZE
-
-
-def plant_table(seg: Seg, entries: list[tuple[int, int]], count: int | None = None) -> None:
-    """Write a table straight into the header, as a buggy peer might have."""
-    flat = [v for e in entries for v in e]
-    seg.map.write(24, struct.pack(f"<{len(flat)}Q", *flat))
-    seg.map.write(16, struct.pack("<I", len(entries) if count is None else count))
 
 
 def assert_unchanged(seg: Seg, before: bytes, what: str) -> None:
@@ -69,7 +60,7 @@ def test_no_gap_is_null(peer: Peer, kit: Kit, size: int) -> None:
 @pytest.mark.needs("allocate")
 def test_planted_full_table_is_null(peer: Peer, kit: Kit) -> None:
     seg = kit.create(peer, HEADER_SIZE + 8 * MAX_ALLOCS + 1024)
-    plant_table(seg, [(HEADER_SIZE + 8 * i, 8) for i in range(MAX_ALLOCS)])
+    seg.map.plant_table([(HEADER_SIZE + 8 * i, 8) for i in range(MAX_ALLOCS)])
     before = seg.map.header_bytes(full=True)
     assert ok(peer, "allocate", segment=seg.handle(peer), size=8)["offset"] is None
     assert_unchanged(seg, before, "allocate on a full table")
@@ -138,7 +129,7 @@ HOSTILE = {
 def test_hostile_table(peer: Peer, kit: Kit, table: str, size: int) -> None:
     seg = kit.create(peer, SIZE)
     planted = HOSTILE[table]
-    plant_table(seg, planted)
+    seg.map.plant_table(planted)
     seg.map.fill_data()
     data = seg.map.data()
     try:

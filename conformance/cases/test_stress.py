@@ -24,11 +24,11 @@ import pyarrow.compute as pc
 import pytest
 
 from vgis import region as reference
-from vgis.framing import decode_region
 from vgis.header import HEADER_SIZE
 from vgis.pointer import LENGTH_KEY, OFFSET_KEY, SOURCE_KEY, empty_batch
 from vgis.segment import Segment
 from vgis_conformance import memory
+from vgis_conformance.checks import check_region, written_entry
 from vgis_conformance.header_diff import header_mismatch
 from vgis_conformance.kit import Kit, Seg, ok
 from vgis_conformance.outcomes import CRASH, NA_PREFIX
@@ -105,25 +105,14 @@ def release(peer: Peer, seg: Seg, offset: int) -> None:
         seg.map.free(offset)
 
 
-def plant_entry(seg: Seg, offset: int, length: int) -> None:
-    """One live entry straight into the header (a neighbour the peer must allocate around)."""
-    seg.map.write(24, struct.pack("<QQ", offset, length))
-    seg.map.write(16, struct.pack("<I", 1))
-
-
 def check_written(
     seg: Seg, before: list[tuple[int, int]], answer: dict[str, object], batch: pa.RecordBatch
 ) -> tuple[int, int]:
     """WRITE-1 without copying the whole data area: one new entry, the region inside it, decoding to ``batch``."""
     offset, length = answer["offset"], answer["length"]
     assert isinstance(offset, int) and isinstance(length, int), f"the write said it does not fit: {answer}"
-    now = entries(seg)
-    new = [e for e in now if e not in before]
-    assert len(new) == 1 and len(now) == len(before) + 1, f"WRITE-1: expected one new entry; {before} -> {now}"
-    entry = new[0]
-    assert entry[0] == offset and 1 <= length <= entry[1], f"WRITE-1: region {offset}+{length} vs entry {entry}"
-    decoded = decode_region(pa.py_buffer(seg.map.read(offset, length)), batch.schema)
-    assert decoded.equals(batch), "decoded-equal: the region decodes to a different batch"
+    written_entry(before, entries(seg), offset, length)
+    check_region(seg.map.read(offset, length), batch, framing=False)
     return offset, length
 
 
@@ -235,7 +224,7 @@ def largest_write(peer: Peer, kit: Kit, fit: str) -> LargestWrite:
     seg = kit.create(peer, HEADER_SIZE + planted + region + extra)
     assert seg.size == HEADER_SIZE + planted + region + extra, f"LIFE-2: asked {HEADER_SIZE + planted + region + extra}"
     if planted:
-        plant_entry(seg, HEADER_SIZE, planted)
+        seg.map.plant_table([(HEADER_SIZE, planted)])
     entries_before, header_before = entries(seg), seg.map.header_bytes()
     answer = ok(peer, "write", segment=seg.handle(peer), batch=path)
     return LargestWrite(seg, answer, region, batch, entries_before, header_before)
@@ -293,7 +282,7 @@ def test_offset_past_4gib(peer: Peer, kit: Kit) -> None:
     need_memory(64 * MiB)
     seg = kit.create(peer, size)
     assert seg.map.header().data_size == size - HEADER_SIZE, f"LIFE-2: data_size of a {size}-byte segment"
-    plant_entry(seg, HEADER_SIZE, 4 * GiB)  # a neighbour the writer must skip, never touched
+    seg.map.plant_table([(HEADER_SIZE, 4 * GiB)])  # a neighbour the writer must skip, never touched
     batch = mixed(1000)
     before = entries(seg)
     answer = ok(peer, "write", segment=seg.handle(peer), batch=kit.batch_file(batch))
@@ -335,7 +324,7 @@ def test_big_batch(peer: Peer, kit: Kit, big: str, big_files: dict[str, tuple[pa
     batch, path = big_files[big]
     seg = kit.create(peer, size)
     if planted:
-        plant_entry(seg, HEADER_SIZE, planted)
+        seg.map.plant_table([(HEADER_SIZE, planted)])
     before = entries(seg)
     answer = ok(peer, "write", segment=seg.handle(peer), batch=str(path), _timeout=BIG_TIMEOUT)
     offset, length = check_written(seg, before, answer, batch)

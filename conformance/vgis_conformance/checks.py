@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow as pa
 
 from vgis.framing import Framing, decode_region, framing_of, walk
@@ -81,6 +83,55 @@ def first_dirty(data: bytes, lo: int, hi: int) -> int | None:
     return None if dirty is None else lo + dirty
 
 
+def written_entry(
+    before: Sequence[tuple[int, int]],
+    after: Sequence[tuple[int, int]],
+    offset: int,
+    length: int,
+    writer: str = "the write",
+) -> tuple[int, int]:
+    """WRITE-1 as SPEC.md's check has it: the table gained exactly one entry, it starts at the reported offset,
+    and the reported length is 1 up to that entry's length. Returns the entry; every write path asks this."""
+    new = [e for e in after if e not in before]
+    assert len(new) == 1 and len(after) == len(before) + 1 and new[0][0] == offset, (
+        f"WRITE-1: {writer} reported ({offset}, {length}); the table went from {list(before)} to {list(after)} "
+        f"(expected exactly one new entry, starting at {offset})"
+    )
+    assert length >= 1, f"WRITE-1: {writer} reported region length {length}; a written region holds a byte"
+    assert length <= new[0][1], f"WRITE-1: region length {length} exceeds its entry {new[0]}"
+    return new[0]
+
+
+def changed_outside(after: bytes, allowed: tuple[int, int] | None, before: bytes | None = None) -> int | None:
+    """WRITE-3 and ERR-1 on data: the absolute offset of the first data byte outside ``allowed`` (an absolute
+    range; None allows nothing) that differs from ``before``, or from the canary when ``before`` is None (the
+    canary is keyed by position, so a segment laid with it needs no snapshot); None when nothing changed."""
+    lo, hi = (allowed[0] - HEADER_SIZE, allowed[1] - HEADER_SIZE) if allowed else (0, 0)
+    for start, stop in ((0, lo), (hi, len(after))):
+        if before is None:
+            dirty = first_dirty(after, start, stop)
+        elif before[start:stop] == after[start:stop]:
+            dirty = None
+        else:
+            dirty = next(i for i in range(start, stop) if before[i] != after[i])
+        if dirty is not None:
+            return dirty + HEADER_SIZE
+    return None
+
+
+def check_region(
+    region: bytes, batch: pa.RecordBatch, framing: bool = True, writer: str = "the region"
+) -> pa.RecordBatch:
+    """FRAME-1..5 on a written region's bytes (unless ``framing`` is off) and decoded-equal: it decodes, with the
+    reference reader, to the batch that was written. Returns the decoded batch."""
+    if framing:
+        problems = check_region_bytes(region, batch.schema, count_dictionary_fields(batch.schema))
+        assert not problems, f"{writer}: framing problems:\n  " + "\n  ".join(problems)
+    decoded = decode_region(pa.py_buffer(region), batch.schema)
+    assert decoded.equals(batch), f"decoded-equal: {writer} decodes (reference) to\n{decoded}\nexpected\n{batch}"
+    return decoded
+
+
 def check_write(
     seg: Seg,
     before: list[tuple[int, int]],
@@ -91,28 +142,17 @@ def check_write(
 ) -> pa.RecordBatch:
     """Everything WRITE-1/3 and FRAME-* say about one write; returns the decoded batch."""
     assert offset is not None and length is not None, "the writer said the batch does not fit a segment sized for it"
-    entries = list(seg.map.header().entries)
-    new = [e for e in entries if e not in before]
-    mine = [e for e in entries if e[0] == offset]
-    assert mine, f"WRITE-1: reported offset {offset} starts no entry; table is {entries}"
-    entry_offset, entry_length = mine[0]
-    assert mine[0] in new, f"WRITE-1: entry {mine[0]} existed before the write"
-    assert length <= entry_length, f"WRITE-1: region length {length} exceeds its entry {mine[0]}"
+    entry = written_entry(before, list(seg.map.header().entries), offset, length)
     data = seg.map.data()
-    start, end = entry_offset - HEADER_SIZE, entry_offset - HEADER_SIZE + entry_length
-    outside = [
-        i + HEADER_SIZE for i in (first_dirty(data, 0, start), first_dirty(data, end, len(data))) if i is not None
-    ]
-    assert not outside, f"WRITE-3: bytes written outside the entry {mine[0]}, first at offset(s) {outside}"
+    outside = changed_outside(data, (entry[0], entry[0] + entry[1]))
+    assert outside is None, f"WRITE-3: bytes written outside the entry {entry}, first at offset {outside}"
+    start, end = entry[0] - HEADER_SIZE, entry[0] - HEADER_SIZE + entry[1]
     dirty = first_dirty(data, start + length, end)
     assert dirty is None, (
         f"reported length {length}, but bytes after it were written too, first at offset {dirty + HEADER_SIZE}"
     )
     region = seg.map.read(offset, length)
-    problems = check_region_bytes(region, batch.schema, count_dictionary_fields(batch.schema))
-    assert not problems, "framing problems:\n  " + "\n  ".join(problems)
-    decoded = decode_region(pa.py_buffer(region), batch.schema)
-    assert decoded.equals(batch), f"decoded-equal: the region decodes to\n{decoded}\nexpected\n{batch}"
+    decoded = check_region(region, batch)
     if golden is not None:
         assert region == golden, "byte-exact (FRAME-9): " + first_difference(golden, region)
     return decoded

@@ -12,14 +12,15 @@ import array
 import functools
 import mmap
 import os
-from collections.abc import Iterator
+import struct
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from vgis.allocator import Allocator
-from vgis.header import HEADER_SIZE, Header, decode, meaningful_length
+from vgis.header import HEADER_SIZE, MAGIC, VERSION, Header, decode, meaningful_length
 
 SHM_DIR = Path("/dev/shm")
 CANARY_KEY = 0x5647_4953_4341_4E59  # "VGISCANY": any key works, a fixed one keeps replays byte-identical
@@ -144,6 +145,18 @@ def unlink(name: str) -> bool:
     return True
 
 
+def fresh_header(size: int) -> bytes:
+    """The fixed fields of an empty, valid header for a ``size``-byte segment (LIFE-3): how the harness makes
+    a segment no peer created, and the start of the stateful machine's model."""
+    return Header(MAGIC, VERSION, size - HEADER_SIZE, 0, 0, ()).encode()
+
+
+def table_bytes(entries: Sequence[tuple[int, int]]) -> bytes:
+    """Entries as the header's slots hold them, from byte 24 on, however many and whatever their values."""
+    flat = [v for entry in entries for v in entry]
+    return struct.pack(f"<{len(flat)}Q", *flat)
+
+
 class Mapping:
     """A read-write mapping of an existing segment, independent of any peer."""
 
@@ -163,6 +176,17 @@ class Mapping:
     def write(self, offset: int, data: bytes) -> None:
         """Plant ``data`` at ``offset``."""
         self._map[offset : offset + len(data)] = data
+
+    def plant_table(
+        self, entries: Sequence[tuple[int, int]], count: int | None = None, stale: Sequence[tuple[int, int]] = ()
+    ) -> None:
+        """Write a table straight into the header, as a buggy peer might have: ``entries`` and then ``stale``
+        slots from byte 24, and num_allocs ``count`` (the number of entries unless given). The one way cases
+        plant a table, hostile or not."""
+        slots = [*entries, *stale]
+        if slots:
+            self.write(24, table_bytes(slots))
+        self.write(16, struct.pack("<I", len(entries) if count is None else count))
 
     def header(self) -> Header:
         """The decoded header as it is now."""

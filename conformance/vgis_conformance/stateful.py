@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import struct
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,11 +44,10 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from vgis.allocator import Allocator
 from vgis.errors import VgisError
-from vgis.framing import decode_region
 from vgis.header import HEADER_SIZE, decode, meaningful_length, read_entries, write_entries
 from vgis.pointer import LENGTH_KEY, OFFSET_KEY, SOURCE_KEY, empty_batch
-from vgis_conformance import strategies
-from vgis_conformance.checks import check_region_bytes, count_dictionary_fields
+from vgis_conformance import memory, strategies
+from vgis_conformance.checks import changed_outside, check_region, written_entry
 from vgis_conformance.fixtures import (
     BASE_CLAUSES,
     FIXTURES_DIR,
@@ -248,7 +246,7 @@ def replay(recipe: Mapping[str, Any]) -> tuple[list[Any], bytes]:
     peer's write made if its placement is valid (the machine's check); a ``null`` result changes nothing.
     """
     size = int(recipe["segment_size"])
-    model = Model(struct.pack("<4sIQII", b"VGIS", 1, size - HEADER_SIZE, 0, 0), size)
+    model = Model(memory.fresh_header(size), size)
     results: list[Any] = []
     for op, recorded in zip(recipe["ops"], recipe["results"], strict=True):
         if op[0] == "resolve":  # resolve never changes the table (PTR-6)
@@ -573,35 +571,23 @@ def machine_class(
             offset, length = int(offset), int(length)
             after = list(self.seg.map.header().entries)
             new = [e for e in after if e not in before]
-            mine = [e for e in new if e[0] == offset]
-            entry = mine[0][1] if len(new) == 1 and mine else None
+            entry = new[0][1] if len(new) == 1 and new[0][0] == offset else None  # what the recipe records
             result = [offset, length, entry]
-            if (
-                entry is not None
-                and not placement_problem(before, offset, entry, self.seg.size)
-                and length >= 1
-                and length <= entry
-            ):
+            try:
+                written_entry(before, after, offset, length, a.peer.name)
+                problem = placement_problem(before, offset, int(entry or 0), self.seg.size)
+            except AssertionError as exc:
+                problem = str(exc)
+            if not problem and entry is not None:
                 self.model.adopt(offset, entry)
                 self.pending.append((offset, length, index, writer))
             self.step(writer, op, result, result)
-            assert entry is not None, (
-                f"WRITE-1: the write reported ({offset}, {length}); the table gained "
-                f"{new} (expected one new entry starting at {offset})"
+            assert not problem and entry is not None, problem
+            outside = changed_outside(self.seg.map.data(), (offset, offset + entry), data_before)
+            assert outside is None, (
+                f"WRITE-3: {a.peer.name} changed data byte {outside}, outside its entry ({offset}, {entry})"
             )
-            assert 1 <= length <= entry, f"WRITE-1: region length {length} does not fit its entry ({offset}, {entry})"
-            problem = placement_problem(before, offset, entry, self.seg.size)
-            assert not problem, problem
-            data_after = self.seg.map.data()
-            lo, hi = offset - HEADER_SIZE, offset - HEADER_SIZE + entry
-            assert data_before[:lo] == data_after[:lo] and data_before[hi:] == data_after[hi:], (
-                f"WRITE-3: {a.peer.name} changed data bytes outside its entry ({offset}, {entry})"
-            )
-            region = self.seg.map.read(offset, length)
-            problems = check_region_bytes(region, batch.schema, count_dictionary_fields(batch.schema))
-            assert not problems, f"{a.peer.name}'s region: framing problems:\n  " + "\n  ".join(problems)
-            decoded = decode_region(pa.py_buffer(region), batch.schema)
-            assert decoded.equals(batch), f"{a.peer.name}'s region decodes (reference) to\n{decoded}\nnot\n{batch}"
+            check_region(self.seg.map.read(offset, length), batch, writer=f"{a.peer.name}'s region")
 
         none: frozenset[str] = frozenset()
 
