@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from vgis_conformance.outcomes import CRASH, EXPECTED_FAILURE, FAILED, NOT_APPLICABLE, PASSED, TIMEOUT, UNEXPECTED_PASS
+
 KIT = Path(__file__).resolve().parents[1]
 PEER = KIT / "tests" / "broken_peers" / "peer.py"
 SHM = Path("/dev/shm")
@@ -35,7 +37,7 @@ class Expect:
     """What one broken peer's run must show."""
 
     select: str  # the -k expression
-    caught: dict[str, str]  # case ID -> outcome ("failed", "crash", "timeout")
+    caught: dict[str, str]  # case ID -> outcome (FAILED, CRASH, TIMEOUT)
     passes: tuple[str, ...]  # case IDs unrelated to the defect that must still pass
     says: dict[str, str] = field(default_factory=dict)  # case ID -> text its message must contain
     restarts: bool = False  # the peer process must have been replaced during the run
@@ -49,7 +51,7 @@ EXPECT: dict[str, Expect] = {
     # allocation finds a "full" table, and the header bytes differ at byte 16. Fresh headers are untouched.
     "big-endian-num-allocs": Expect(
         select="golden-two-entry or no-gap or (test_recipe and empty) or test_create_initializes",
-        caught={"header/recipe/golden-two-entry": "failed", "header/recipe/no-gap": "failed"},
+        caught={"header/recipe/golden-two-entry": FAILED, "header/recipe/no-gap": FAILED},
         passes=("header/recipe/empty", "header/create-initializes/65537", "header/create-initializes/69632"),
         says={"header/recipe/no-gap": "num_allocs @ byte 16 (HDR-5)"},
     ),
@@ -58,10 +60,10 @@ EXPECT: dict[str, Expect] = {
     "last-fit": Expect(
         select="test_recipe or test_permissions",
         caught={
-            "header/recipe/golden-two-entry": "failed",
-            "header/recipe/first-fit-prefers-earliest-gap": "failed",
-            "header/recipe/gap-before-first-entry": "failed",
-            "header/recipe/exact-fill": "failed",
+            "header/recipe/golden-two-entry": FAILED,
+            "header/recipe/first-fit-prefers-earliest-gap": FAILED,
+            "header/recipe/gap-before-first-entry": FAILED,
+            "header/recipe/exact-fill": FAILED,
         },
         passes=("header/recipe/empty", "header/recipe/no-gap", "header/permissions-0600"),
         says={"header/recipe/golden-two-entry": "ALLOC-1", "header/recipe/first-fit-prefers-earliest-gap": "ALLOC-1"},
@@ -72,9 +74,9 @@ EXPECT: dict[str, Expect] = {
         select=f"({WRITE_DICT}) or (test_read_golden and dict-int8)"
         " or (write_then_resolve and (dict-int8 or signed-ints))",
         caught={
-            "framing/write/dict-int8-utf8": "failed",
-            "framing/write/dict-two-columns": "failed",
-            "cross/write-then-resolve/dict-int8-utf8": "failed",
+            "framing/write/dict-int8-utf8": FAILED,
+            "framing/write/dict-two-columns": FAILED,
+            "cross/write-then-resolve/dict-int8-utf8": FAILED,
         },
         passes=(
             "framing/write/signed-ints",
@@ -86,7 +88,7 @@ EXPECT: dict[str, Expect] = {
     ),
     "schema-in-dict-framing": Expect(
         select=f"({WRITE_DICT}) or (test_read_golden and dict-int8)",
-        caught={"framing/write/dict-int8-utf8": "failed", "framing/write/dict-two-columns": "failed"},
+        caught={"framing/write/dict-int8-utf8": FAILED, "framing/write/dict-two-columns": FAILED},
         passes=("framing/write/signed-ints", "framing/write/floats", "framing/read-golden/dict-int8-utf8"),
         says={"framing/write/dict-int8-utf8": "schema message", "framing/write/dict-two-columns": "FRAME-3"},
     ),
@@ -96,11 +98,11 @@ EXPECT: dict[str, Expect] = {
         select="(make_pointer or maybe_write or resolve_metadata) and not then",
         caught={
             **{
-                f"pointer/make-pointer/{schema}/{at}": "failed"
+                f"pointer/make-pointer/{schema}/{at}": FAILED
                 for schema in ("signed-ints", "dict-int8-utf8", "unions")
                 for at in ("(65536,1)", "(123456789012,4096)", "(18446744073709551615,9223372036854775808)")
             },
-            "pointer/maybe-write-pointer": "failed",
+            "pointer/maybe-write-pointer": FAILED,
         },
         passes=(
             "pointer/maybe-write-zero-rows",
@@ -111,24 +113,27 @@ EXPECT: dict[str, Expect] = {
     ),
     # Only the magic check is gone: every other rejected header is still rejected.
     "magic-not-validated": Expect(
-        select="test_attach_rejects",
-        caught={"lifecycle/attach-rejects/bad-magic": "failed"},
+        select=(
+            "attach-bad-magic-one-byte or attach-version-0 or attach-version-2 or attach-data-size-plus-one"
+            " or attach-num-allocs-4095 or test_attach_rejects_small_object"
+        ),
+        caught={"adversarial/case/headers/attach-bad-magic-one-byte": FAILED},
         passes=(
-            "lifecycle/attach-rejects/version-0",
-            "lifecycle/attach-rejects/version-2",
-            "lifecycle/attach-rejects/data-size-plus-one",
-            "lifecycle/attach-rejects/num-allocs-4095",
+            "adversarial/case/headers/attach-version-0",
+            "adversarial/case/headers/attach-version-2",
+            "adversarial/case/headers/attach-data-size-plus-one",
+            "adversarial/case/headers/attach-num-allocs-4095",
             "lifecycle/attach-rejects-small-object/100",
         ),
-        says={"lifecycle/attach-rejects/bad-magic": "accepted attach"},
+        says={"adversarial/case/headers/attach-bad-magic-one-byte": "(attach, answered ok); expected bad_header"},
     ),
     # The reported region and the table are right; one canary byte just past the entry is not.
     "write-past-entry": Expect(
         select="(test_write and not then and (signed-ints or strings or dict-int8)) or (test_read_golden and signed)",
         caught={
-            "framing/write/signed-ints": "failed",
-            "framing/write/strings": "failed",
-            "framing/write/dict-int8-utf8": "failed",
+            "framing/write/signed-ints": FAILED,
+            "framing/write/strings": FAILED,
+            "framing/write/dict-int8-utf8": FAILED,
         },
         passes=("framing/read-golden/signed-ints",),
         says={
@@ -145,10 +150,10 @@ EXPECT: dict[str, Expect] = {
             select="(test_write and not then and (signed-ints or strings)) or contained-write or unsorted-write"
             " or test_table_ops_never_touch_data",
             caught={
-                "framing/write/signed-ints": "failed",
-                "framing/write/strings": "failed",
-                "adversarial/case/tables/contained-write": "failed",
-                "adversarial/case/tables/unsorted-write": "failed",
+                "framing/write/signed-ints": FAILED,
+                "framing/write/strings": FAILED,
+                "adversarial/case/tables/contained-write": FAILED,
+                "adversarial/case/tables/unsorted-write": FAILED,
             },
             passes=("allocator/table-ops-never-touch-data",),
             says={
@@ -174,7 +179,7 @@ EXPECT: dict[str, Expect] = {
     # over-capacity header the corpus plants; a full valid table (4,094) is not touched.
     "scrub-data-on-over-capacity-attach": Expect(
         select="attach-num-allocs",
-        caught={f"adversarial/case/headers/attach-num-allocs-{n}": "failed" for n in ("4095", "4096", "5000", "max")},
+        caught={f"adversarial/case/headers/attach-num-allocs-{n}": FAILED for n in ("4095", "4096", "5000", "max")},
         passes=("adversarial/case/headers/attach-num-allocs-4094",),
         says={"adversarial/case/headers/attach-num-allocs-4095": "wrote data byte 65536"},
     ),
@@ -183,9 +188,9 @@ EXPECT: dict[str, Expect] = {
     "crash": Expect(
         select="(test_write and not then and (signed-ints or floats)) or golden-two-entry or test_create_initializes",
         caught={
-            "framing/write/signed-ints": "crash",
-            "framing/write/floats": "crash",
-            "framing/write-byte-exact/floats": "crash",
+            "framing/write/signed-ints": CRASH,
+            "framing/write/floats": CRASH,
+            "framing/write-byte-exact/floats": CRASH,
         },
         passes=("header/recipe/golden-two-entry", "header/create-initializes/65537"),
         says={"framing/write/signed-ints": "exited with status 3 during write"},
@@ -205,7 +210,7 @@ EXPECT: dict[str, Expect] = {
     # flaky; the outcome is still the peer's crash, not a harness error. Cases without a write still pass.
     "crash-once": Expect(
         select="test_machine or test_create_initializes",
-        caught={"stateful/machine": "crash"},
+        caught={"stateful/machine": CRASH},
         passes=("header/create-initializes/65537", "header/create-initializes/69632"),
         says={"stateful/machine": "exited with status 3 during write"},
         restarts=True,
@@ -214,7 +219,7 @@ EXPECT: dict[str, Expect] = {
     # test_recipe first) pass on a restarted peer.
     "hang": Expect(
         select="golden-two-entry or test_create_initializes or test_permissions",
-        caught={"header/recipe/golden-two-entry": "timeout"},
+        caught={"header/recipe/golden-two-entry": TIMEOUT},
         passes=(
             "header/create-initializes/65537",
             "header/create-initializes/69632",
@@ -227,15 +232,15 @@ EXPECT: dict[str, Expect] = {
     # The recipe reads the header through the peer at its end; create-initializes reads it from the harness.
     "garbage": Expect(
         select="golden-two-entry or test_create_initializes or bad-magic",
-        caught={"header/recipe/golden-two-entry": "crash"},
-        passes=("header/create-initializes/65537", "lifecycle/attach-rejects/bad-magic"),
+        caught={"header/recipe/golden-two-entry": CRASH},
+        passes=("header/create-initializes/65537", "adversarial/case/headers/attach-bad-magic-one-byte"),
         says={"header/recipe/golden-two-entry": "non-JSON line in answer to header"},
         restarts=True,
     ),
     # Both recipes free an entry; create-initializes never frees.
     "wrong-id": Expect(
         select="free-then-coalesced-gap or golden-two-entry or test_create_initializes",
-        caught={"header/recipe/golden-two-entry": "crash", "header/recipe/free-then-coalesced-gap": "crash"},
+        caught={"header/recipe/golden-two-entry": CRASH, "header/recipe/free-then-coalesced-gap": CRASH},
         passes=("header/create-initializes/65537", "header/create-initializes/1065536"),
         says={"header/recipe/golden-two-entry": "(free) with id"},
         restarts=True,
@@ -347,8 +352,8 @@ def test_suite_catches_defect(defect: str, tmp_path: Path) -> None:
         assert text in message, f"{case_id}: message lacks {text!r}: {message}"
     for case_id in expect.passes:
         got = run.outcome(case_id)
-        assert got == "passed", f"{case_id} (unrelated to {defect}): {got}: {run.cases[case_id]['message']}"
-    bad = {c for c, r in run.cases.items() if r["outcome"] not in ("passed", "not applicable")}
+        assert got == PASSED, f"{case_id} (unrelated to {defect}): {got}: {run.cases[case_id]['message']}"
+    bad = {c for c, r in run.cases.items() if r["outcome"] not in (PASSED, NOT_APPLICABLE)}
     assert bad >= set(expect.caught), bad
     if expect.restarts:
         assert len(run.peer_pids) >= 2, f"the peer was never restarted: pids {run.peer_pids}"
@@ -381,7 +386,7 @@ def test_broken_peers_cover_every_defect() -> None:
     assert mine["capabilities"] == theirs["capabilities"]
 
 
-KF_SELECT = "bad-magic or version-0"
+KF_SELECT = "attach-bad-magic-one-byte or attach-version-0"
 
 
 def test_empty_known_failures_hide_nothing(tmp_path: Path) -> None:
@@ -392,8 +397,8 @@ def test_empty_known_failures_hide_nothing(tmp_path: Path) -> None:
         "magic-not-validated", KF_SELECT, tmp_path, "--known-failures", f"broken-magic-not-validated={empty}"
     )
     assert run.returncode == 1, run.output[-3000:]
-    assert run.outcome("lifecycle/attach-rejects/bad-magic") == "failed"
-    assert run.outcome("lifecycle/attach-rejects/version-0") == "passed"
+    assert run.outcome("adversarial/case/headers/attach-bad-magic-one-byte") == FAILED
+    assert run.outcome("adversarial/case/headers/attach-version-0") == PASSED
     assert_clean(run)
 
 
@@ -401,13 +406,13 @@ def test_known_failure_that_passes_is_unexpected_pass(tmp_path: Path) -> None:
     """Listing a case the broken peer passes fails the run as an unexpected pass; its real failure is expected."""
     listed = tmp_path / "known-failures.txt"
     listed.write_text(
-        "lifecycle/attach-rejects/version-0  listed although the peer checks the version\n"
-        "lifecycle/attach-rejects/bad-magic  the peer skips the magic check\n"
+        "adversarial/case/headers/attach-version-0  listed although the peer checks the version\n"
+        "adversarial/case/headers/attach-bad-magic-one-byte  the peer skips the magic check\n"
     )
     run = run_broken(
         "magic-not-validated", KF_SELECT, tmp_path, "--known-failures", f"broken-magic-not-validated={listed}"
     )
     assert run.returncode == 1, run.output[-3000:]
-    assert run.outcome("lifecycle/attach-rejects/version-0") == "unexpected pass"
-    assert run.outcome("lifecycle/attach-rejects/bad-magic") == "expected failure"
+    assert run.outcome("adversarial/case/headers/attach-version-0") == UNEXPECTED_PASS
+    assert run.outcome("adversarial/case/headers/attach-bad-magic-one-byte") == EXPECTED_FAILURE
     assert_clean(run)
