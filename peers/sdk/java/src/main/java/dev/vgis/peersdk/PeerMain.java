@@ -192,8 +192,8 @@ public final class PeerMain {
                 Segment s = seg(req);
                 try (IpcFiles.Opened in = IpcFiles.read(str(req, "batch"), allocator)) {
                     Results.Placed placed = s.write(in.batch());
-                    r.set("offset", placed == null ? NullNode.getInstance() : u64Node(placed.offset()));
-                    r.set("length", placed == null ? NullNode.getInstance() : u64Node(placed.length()));
+                    r.set("offset", u64OrNull(placed == null ? null : placed.offset()));
+                    r.set("length", u64OrNull(placed == null ? null : placed.length()));
                 }
             }
             case "resolve" -> {
@@ -202,20 +202,16 @@ public final class PeerMain {
                 String out = str(req, "out");
                 try (IpcFiles.Opened in = IpcFiles.read(str(req, "batch"), allocator)) {
                     Results.Resolution res = s.resolve(in.batch(), md);
-                    try {
-                        IpcFiles.write(out, res.batch());
-                    } finally {
-                        done(res.onDone());
-                    }
+                    save(out, res.batch(), res.onDone());
                     r.put("pointer", res.pointer());
                     r.set("metadata", metadataNode(res.metadata()));
-                    r.set("release_offset", res.releaseOffset() == null ? NullNode.getInstance() : u64Node(res.releaseOffset()));
+                    r.set("release_offset", u64OrNull(res.releaseOffset()));
                 }
             }
             case "allocate" -> {
                 Segment s = seg(req);
                 Long offset = s.allocate(u64(req, "size"));
-                r.set("offset", offset == null ? NullNode.getInstance() : u64Node(offset));
+                r.set("offset", u64OrNull(offset));
             }
             case "free" -> seg(req).free(u64(req, "offset"));
             case "allocations" -> {
@@ -234,12 +230,8 @@ public final class PeerMain {
                 String out = str(req, "out");
                 try (IpcFiles.Opened in = IpcFiles.read(str(req, "schema"), allocator)) {
                     Results.Read res = s.read(offset, length, in.batch());
-                    try {
-                        IpcFiles.write(out, res.batch());
-                        r.put("rows", res.batch().rows());
-                    } finally {
-                        done(res.onDone());
-                    }
+                    r.put("rows", res.batch().rows());
+                    save(out, res.batch(), res.onDone());
                 }
             }
             case "make_pointer" -> {
@@ -248,11 +240,7 @@ public final class PeerMain {
                 String out = str(req, "out");
                 try (IpcFiles.Opened in = IpcFiles.read(str(req, "schema"), allocator)) {
                     Results.Pointer res = adapter.makePointer(in.batch(), offset, length);
-                    try {
-                        IpcFiles.write(out, res.batch());
-                    } finally {
-                        done(res.onDone());
-                    }
+                    save(out, res.batch(), res.onDone());
                     r.set("metadata", metadataNode(res.metadata()));
                 }
             }
@@ -262,11 +250,7 @@ public final class PeerMain {
                 String out = str(req, "out");
                 try (IpcFiles.Opened in = IpcFiles.read(str(req, "batch"), allocator)) {
                     Results.MaybeWritten res = s.maybeWrite(in.batch(), md);
-                    try {
-                        IpcFiles.write(out, res.batch());
-                    } finally {
-                        done(res.onDone());
-                    }
+                    save(out, res.batch(), res.onDone());
                     r.put("pointer", res.pointer());
                     r.set("metadata", metadataNode(res.metadata()));
                 }
@@ -275,6 +259,15 @@ public final class PeerMain {
             default -> throw new PeerError(Kind.UNSUPPORTED, "unknown op " + op);
         }
         return r;
+    }
+
+    /** Writes an answer's batch to the request's {@code out} file, then releases what it borrowed, written or not. */
+    private static void save(String out, Batch batch, AutoCloseable onDone) throws IOException, PeerError {
+        try {
+            IpcFiles.write(out, batch);
+        } finally {
+            done(onDone);
+        }
     }
 
     /** Close what an adapter's result holds; a failure to close is logged, not answered. */
@@ -407,6 +400,10 @@ public final class PeerMain {
     }
 
     /** A u64 result: the long's 64 bits read as unsigned. */
+    private static JsonNode u64OrNull(Long v) {
+        return v == null ? NullNode.getInstance() : u64Node(v);
+    }
+
     private static JsonNode u64Node(long v) {
         return v >= 0 ? NODES.numberNode(v) : NODES.numberNode(new BigInteger(Long.toUnsignedString(v)));
     }
