@@ -1,6 +1,7 @@
 """The peers' own checks, with their toolchains: the C++ SDK's vgis_peer_test.cc (warnings as errors), the Go
 SDK's gofmt, ``go vet`` and ``go test``, gofmt and ``go vet`` on the Go adapter, the Java SDK's JUnit tests
-(``-Xlint:all -Werror``), and cargo fmt and clippy over both Rust peers. Outside CI a missing toolchain (or the
+(``-Xlint:all -Werror``), the Rust SDK's cargo fmt, clippy and ``cargo test``, and cargo fmt and clippy over both
+Rust peers. Outside CI a missing toolchain (or the
 Go port's checkout) skips; under CI it fails."""
 
 from __future__ import annotations
@@ -60,6 +61,20 @@ def test_go_sdk_is_vetted_formatted_and_passes_its_tests() -> None:
     for argv in ([go, "vet", "./..."], [go, "test", "./..."]):
         proc = subprocess.run(argv, cwd=SDK / "go", capture_output=True, text=True, timeout=600, check=False)
         assert proc.returncode == 0, f"{' '.join(argv[1:])}:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+
+
+def test_rust_sdk_is_formatted_clippy_clean_and_passes_its_tests() -> None:
+    """peers/sdk/rust: ``cargo fmt --check``, clippy ``-D warnings`` over the crate and its tests, and ``cargo
+    test`` (tests/serve.rs drives the loop in memory), against its own Cargo.lock, in the kit's target folder."""
+    cargo = _require("cargo")
+    target = ["--target-dir", str(cache_root() / "cargo-target")]
+    for argv in (
+        [cargo, "fmt", "--check"],
+        [cargo, "clippy", "--release", "--locked", "--all-targets", *target, "--", "-D", "warnings"],
+        [cargo, "test", "--locked", *target],
+    ):
+        proc = subprocess.run(argv, cwd=SDK / "rust", capture_output=True, text=True, timeout=1200, check=False)
+        assert proc.returncode == 0, f"cargo {argv[1]} on the Rust SDK:\n{proc.stdout[-3000:]}{proc.stderr[-4000:]}"
 
 
 @pytest.mark.parametrize("crate", ["rust", "vgi-rpc-rust"])
