@@ -8,7 +8,8 @@ both).
 From a checkout of the crate (``VGIS_PEER_SOURCE_DIR``, set by the harness
 from ``--peer-source vgi-rpc-rust=PATH``), a copy of Cargo.toml in BUILD_DIR
 adds ``[patch.crates-io] vgi-rpc = { path = PATH }`` and points the binary at
-this folder's ``src/main.rs``, so neither this folder nor the checkout is
+this folder's ``src/main.rs`` and the peer SDK (peers/sdk/rust) at a copy of
+its Cargo.toml on the same arrow-rs, so neither this folder nor the checkout is
 written to; its lock file is resolved afresh. With ``VGIS_PEER_VERSION`` (``--peer vgi-rpc-rust@0.20.0``)
 the copy requires that crates.io release instead. Every build shares one
 target folder (each copies its binary out at once), so releases on the same
@@ -31,6 +32,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BINARY = "vgis-peer-vgi-rpc-rust"
+SDK_DEP = "../sdk/rust"
+SDK = (HERE / SDK_DEP).resolve()
 
 
 def log(message: str) -> None:
@@ -79,8 +82,21 @@ def manifest_copy(build: Path, requirement: str, patch: Path | None) -> tuple[Pa
     arrow = locked_version(folder / "Cargo.lock", "arrow-ipc")
     crate = locked_version(folder / "Cargo.lock", "vgi-rpc")
     log(f"vgi-rpc {crate} uses arrow-rs {arrow}")
+    sdk = sdk_copy(build, arrow)
+    text = text.replace(f"path = {json.dumps(SDK_DEP)}", f"path = {json.dumps(str(sdk))}")
     (folder / "Cargo.toml").write_text(text.replace('"60"', f'"={arrow}"'))
     return folder / "Cargo.toml", {"VGIS_VGI_RPC_VERSION": crate, "VGIS_ARROW_VERSION": arrow}
+
+
+def sdk_copy(build: Path, arrow: str) -> Path:
+    """A copy of the peer SDK's Cargo.toml in ``build/sdk`` on that release's arrow-rs (its batches are the
+    crate's types), pointing at the SDK's sources where they are, so the kit is never written to."""
+    folder = build / "sdk"
+    folder.mkdir(parents=True, exist_ok=True)
+    lib_rs = json.dumps(str(SDK / "src" / "lib.rs"))
+    text = (SDK / "Cargo.toml").read_text().replace("[dependencies]", f"[lib]\npath = {lib_rs}\n\n[dependencies]", 1)
+    (folder / "Cargo.toml").write_text(text.replace('"60"', f'"={arrow}"'))
+    return folder
 
 
 def checkout_version(checkout: Path) -> str:

@@ -25,28 +25,20 @@
 //!   public write path `maybe_write_to_shm` never writes one.
 //! - The crate reports plain `RpcError`s; `classify` maps their type and
 //!   message to the protocol's error kinds.
-
-#[path = "../../rust/src/bench.rs"]
-mod bench;
-
-use std::collections::HashMap;
-use std::ffi::CString;
-use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Instant;
+//!
+//! The protocol itself (loop, handles, files, bench) is the peer SDK's
+//! (peers/sdk/rust); this file maps its ops onto the crate.
 
 use arrow_array::RecordBatch;
-use arrow_ipc::reader::StreamReader;
-use arrow_ipc::writer::StreamWriter;
 use arrow_schema::SchemaRef;
-use serde_json::{json, Map, Value};
 use vgi_rpc::metadata::SHM_OFFSET_KEY;
-use vgi_rpc::shm::{self, ShmAllocator, ShmSegment, HEADER_SIZE};
-use vgi_rpc::wire::{self, Metadata};
+use vgi_rpc::shm::{self, ShmSegment};
+use vgi_rpc::wire;
 use vgi_rpc::RpcError;
+use vgis_peer::shm::object_size;
+use vgis_peer::{bad_request, bench_resolve_replacing, Backend, Error, Info, Kind, Metadata};
+use vgis_peer::{manifest_capabilities, MaybeWritten, Resolution, Result};
 
-const NAME: &str = "vgi-rpc-rust";
 /// The pinned crate version (checked against Cargo.lock by a unit test), or the
 /// release build.py built against (`--peer vgi-rpc-rust@VERSION`, a checkout).
 const CRATE_VERSION: &str = match option_env!("VGIS_VGI_RPC_VERSION") {
@@ -58,796 +50,267 @@ const ARROW_VERSION: &str = match option_env!("VGIS_ARROW_VERSION") {
     Some(v) => v,
     None => "60.1.0",
 };
-/// Keep in step with peer.toml's `capabilities` (the harness refuses a peer
-/// whose two lists differ).
-const CAPABILITIES: [&str; 8] = [
-    "allocate",
-    "allocations",
-    "shrink",
-    "reset",
-    "read",
-    "make_pointer",
-    "maybe_write",
-    "bench",
+
+/// The kinds of the crate's `ValueError`s, by a fragment of their message.
+const VALUE_ERRORS: [(&str, Kind); 12] = [
+    ("no allocation at offset", Kind::NoAllocation),
+    ("segment size must be >", Kind::BadRequest),
+    ("shrink: new_len", Kind::BadRequest),
+    ("bad SHM magic", Kind::BadHeader),
+    ("unsupported SHM version", Kind::BadHeader),
+    ("data_size mismatch", Kind::BadHeader),
+    ("bad shm_offset", Kind::BadPointer),
+    ("bad shm_length", Kind::BadPointer),
+    ("out of bounds", Kind::OutOfBounds),
+    ("shm offset overflow", Kind::OutOfBounds),
+    ("shm region overflow", Kind::OutOfBounds),
+    ("invalid shm name", Kind::BadName),
 ];
 
-type Json = Map<String, Value>;
-
-/// A protocol answer: an error kind and a message.
-#[derive(Debug)]
-struct Failure {
-    kind: &'static str,
-    message: String,
-}
-
-type Result<T> = std::result::Result<T, Failure>;
-
-fn fail(kind: &'static str, message: impl Into<String>) -> Failure {
-    Failure {
-        kind,
-        message: message.into(),
-    }
-}
-
-/// Map an error the crate raised while answering `op` to a protocol kind.
-fn classify(op: &str, e: &RpcError) -> Failure {
+/// The kind of an error the crate raised while answering `op`.
+fn kind_of(op: &str, e: &RpcError) -> Kind {
     let m = e.message.as_str();
-    let message = format!("{}: {}", e.error_type, m);
-    let has = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
-    let kind = match e.error_type.as_str() {
-        "ValueError" if has(&["no allocation at offset"]) => "no_allocation",
-        "ValueError" if has(&["segment size must be >", "shrink: new_len"]) => "bad_request",
-        "ValueError"
-            if has(&[
-                "bad SHM magic",
-                "unsupported SHM version",
-                "data_size mismatch",
-            ]) =>
-        {
-            "bad_header"
-        }
-        "ValueError" if has(&["bad shm_offset", "bad shm_length"]) => "bad_pointer",
-        "ValueError"
-            if has(&[
-                "out of bounds",
-                "shm offset overflow",
-                "shm region overflow",
-            ]) =>
-        {
-            "out_of_bounds"
-        }
-        "ValueError" if has(&["invalid shm name"]) => "bad_name",
-        "IPC" | "ArrowError" => "ipc_error",
-        "IOError" | "AlreadyExists" if op == "create" => "bad_name",
-        "IOError" if op == "attach" && m.starts_with("shm_open") => "bad_name",
-        "IOError" if op == "attach" && m.starts_with("mmap") => "bad_header",
-        _ => "internal",
-    };
-    fail(kind, message)
-}
-
-fn crate_err(op: &str) -> impl Fn(RpcError) -> Failure + '_ {
-    move |e| classify(op, &e)
-}
-
-// --- arguments, files and metadata ----------------------------------------------
-
-fn arg<'a>(req: &'a Json, key: &str) -> Result<&'a Value> {
-    req.get(key)
-        .ok_or_else(|| fail("bad_request", format!("missing argument {key:?}")))
-}
-
-fn uint(req: &Json, key: &str) -> Result<u64> {
-    let v = arg(req, key)?;
-    v.as_u64().ok_or_else(|| {
-        fail(
-            "bad_request",
-            format!("{key} must be a non-negative 64-bit integer, got {v}"),
-        )
-    })
-}
-
-fn usize_arg(req: &Json, key: &str) -> Result<usize> {
-    let v = uint(req, key)?;
-    usize::try_from(v).map_err(|_| fail("bad_request", format!("{key} {v} does not fit in usize")))
-}
-
-fn string<'a>(req: &'a Json, key: &str) -> Result<&'a str> {
-    let v = arg(req, key)?;
-    v.as_str()
-        .ok_or_else(|| fail("bad_request", format!("{key} must be a string, got {v}")))
-}
-
-fn metadata(req: &Json) -> Result<Metadata> {
-    match req.get("metadata") {
-        None | Some(Value::Null) => Ok(Metadata::new()),
-        Some(Value::Object(map)) => map
+    match e.error_type.as_str() {
+        "ValueError" => VALUE_ERRORS
             .iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => Ok((k.clone(), s.clone())),
-                other => Err(fail(
-                    "bad_request",
-                    format!("metadata value of {k:?} must be a string, got {other}"),
-                )),
-            })
-            .collect(),
-        Some(other) => Err(fail(
-            "bad_request",
-            format!("metadata must be an object of strings, got {other}"),
-        )),
+            .find(|(needle, _)| m.contains(needle))
+            .map_or(Kind::Internal, |r| r.1),
+        "IPC" | "ArrowError" => Kind::IpcError,
+        "IOError" | "AlreadyExists" if op == "create" => Kind::BadName,
+        "IOError" if op == "attach" && m.starts_with("shm_open") => Kind::BadName,
+        "IOError" if op == "attach" && m.starts_with("mmap") => Kind::BadHeader,
+        _ => Kind::Internal,
     }
 }
 
-fn md_json(md: &Metadata) -> Value {
-    let sorted: std::collections::BTreeMap<_, _> = md.iter().collect();
-    json!(sorted)
-}
+struct Crate;
 
-/// Schema and first batch of a batch or schema file (an Arrow IPC stream).
-fn read_file(path: &str) -> Result<(SchemaRef, Option<RecordBatch>)> {
-    let file =
-        File::open(path).map_err(|e| fail("bad_request", format!("cannot open {path:?}: {e}")))?;
-    let mut reader = StreamReader::try_new(BufReader::new(file), None).map_err(|e| {
-        fail(
-            "ipc_error",
-            format!("{path:?} is not an Arrow IPC stream: {e}"),
+impl Backend for Crate {
+    type Segment = Held;
+
+    /// The crate's size gate (WRITE-5) is private: this repeats its documented
+    /// rule (128 KiB on POSIX, overridable with `VGI_RPC_SHM_MIN_BATCH_BYTES`).
+    fn info(&self) -> Info {
+        let gate = std::env::var("VGI_RPC_SHM_MIN_BATCH_BYTES")
+            .ok()
+            .and_then(|s| s.parse().ok());
+        Info::arrow_rs(
+            "vgi-rpc-rust",
+            CRATE_VERSION,
+            ARROW_VERSION,
+            &manifest_capabilities(include_str!("../peer.toml")),
         )
-    })?;
-    let schema = reader.schema();
-    let batch = reader
-        .next()
-        .transpose()
-        .map_err(|e| fail("ipc_error", format!("{path:?}: cannot read its batch: {e}")))?;
-    Ok((schema, batch))
-}
-
-/// The batch of a batch file, or a zero-row batch of its schema (built as the
-/// crate builds pointer batches).
-fn read_batch_or_empty(path: &str) -> Result<RecordBatch> {
-    match read_file(path)? {
-        (_, Some(batch)) => Ok(batch),
-        (schema, None) => wire::empty_batch(&schema).map_err(crate_err("resolve")),
+        .with_min_batch_bytes(gate.unwrap_or(128 * 1024))
     }
-}
 
-fn save(path: &str, batch: &RecordBatch) -> Result<()> {
-    let io = |e: &dyn std::fmt::Display| fail("internal", format!("cannot write {path:?}: {e}"));
-    let file = File::create(path).map_err(|e| io(&e))?;
-    let mut writer =
-        StreamWriter::try_new(BufWriter::new(file), &batch.schema()).map_err(|e| io(&e))?;
-    writer.write(batch).map_err(|e| io(&e))?;
-    writer.finish().map_err(|e| io(&e))?;
-    writer
-        .into_inner()
-        .map_err(|e| io(&e))?
-        .flush()
-        .map_err(|e| io(&e))?;
-    Ok(())
-}
-
-/// The size of the shared-memory object `name` (tried as given, then with a
-/// leading slash, as the crate's attach does), for an attach without an
-/// advertised size.
-fn object_size(name: &str) -> Result<usize> {
-    let mut candidates = vec![name.to_string()];
-    if !name.starts_with('/') {
-        candidates.push(format!("/{name}"));
+    /// The crate picks its own name.
+    fn create(&mut self, _name: &str, size: u64) -> Result<Held> {
+        Ok(Held::new(ShmSegment::create(size as usize)?, true))
     }
-    for candidate in candidates {
-        let Ok(cname) = CString::new(candidate) else {
-            continue;
-        };
-        let fd = unsafe { libc::shm_open(cname.as_ptr(), libc::O_RDONLY, 0) };
-        if fd < 0 {
-            continue;
-        }
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        let rc = unsafe { libc::fstat(fd, &mut st) };
-        unsafe { libc::close(fd) };
-        if rc == 0 {
-            return Ok(st.st_size.max(0) as usize);
+
+    /// The crate's attach needs a size: without one, the object's.
+    fn attach(&mut self, name: &str, size: Option<u64>) -> Result<Held> {
+        let size = size.map_or_else(|| object_size(name), Ok)?;
+        let segment = ShmSegment::attach(name, size as usize, false)?;
+        Ok(Held::new(segment, false))
+    }
+
+    fn make_pointer(
+        &mut self,
+        schema: &SchemaRef,
+        offset: u64,
+        length: u64,
+    ) -> Result<(RecordBatch, Metadata)> {
+        let (batch, md) = shm::make_shm_pointer_batch(schema, offset, length as usize)?;
+        Ok((batch, md.into_iter().collect()))
+    }
+
+    /// Built as the crate builds pointer batches.
+    fn empty_batch(&self, schema: &SchemaRef) -> Result<RecordBatch> {
+        Ok(wire::empty_batch(schema)?)
+    }
+
+    fn classify(&self, op: &str, error: &(dyn std::error::Error + 'static)) -> Error {
+        match error.downcast_ref::<RpcError>() {
+            Some(e) => Error::new(kind_of(op, e), format!("{}: {}", e.error_type, e.message)),
+            None => Error::new(Kind::Internal, error.to_string()),
         }
     }
-    Err(fail("bad_name", format!("cannot open segment {name:?}")))
-}
 
-// --- bench helpers ---------------------------------------------------------------
-
-fn bench_err(f: bench::Failure) -> Failure {
-    fail(f.kind, f.message)
-}
-
-/// Put the entry `(offset, length)` back at exactly its offset after the
-/// crate freed it, using only the crate's first-fit allocator: fill every gap
-/// below `offset` (and the start of its own gap) with temporary entries,
-/// allocate `length` (which then lands at `offset`), free the fillers. The
-/// table ends as `before` was. No other process allocates meanwhile: the
-/// harness waits for the bench answer.
-fn replace_entry(
-    alloc: &ShmAllocator,
-    before: &[(u64, u64)],
-    offset: u64,
-    length: u64,
-) -> Result<()> {
-    let now = alloc.dump_allocs();
-    if now.iter().any(|&(o, _)| o == offset) {
-        return Ok(());
-    }
-    let mut sorted = now.clone();
-    sorted.sort_unstable();
-    let mut fillers = Vec::new();
-    let mut prev_end = HEADER_SIZE as u64;
-    let mut gaps: Vec<(u64, u64)> = Vec::new();
-    for &(o, l) in &sorted {
-        if o >= offset {
-            break;
-        }
-        if o > prev_end {
-            gaps.push((prev_end, o - prev_end));
-        }
-        prev_end = prev_end.max(o.saturating_add(l));
-    }
-    if offset > prev_end {
-        gaps.push((prev_end, offset - prev_end));
-    }
-    let mut result = Ok(());
-    for (at, size) in gaps {
-        match alloc.allocate(size as usize) {
-            Some(got) => {
-                fillers.push(got);
-                if got != at {
-                    result = Err(format!("a filler for the gap at {at} landed at {got}"));
-                    break;
-                }
-            }
-            None => {
-                result = Err(format!("cannot fill the gap at {at} ({size} bytes)"));
-                break;
-            }
-        }
-    }
-    if result.is_ok() {
-        match alloc.allocate(length as usize) {
-            Some(got) if got == offset => {}
-            Some(got) => {
-                let _ = alloc.free(got);
-                result = Err(format!("the entry landed at {got}"));
-            }
-            None => result = Err("the entry does not fit any more".to_string()),
-        }
-    }
-    for f in fillers {
-        let _ = alloc.free(f);
-    }
-    result.map_err(|m| {
-        fail(
-            "internal",
-            format!("bench resolve: the crate freed the harness's region {offset}+{length} and it cannot be re-placed: {m}"),
-        )
-    })?;
-    let mut after = alloc.dump_allocs();
-    let mut expected = before.to_vec();
-    after.sort_unstable();
-    expected.sort_unstable();
-    if after != expected {
-        return Err(fail(
-            "internal",
-            format!("bench resolve: the table after re-placing is {after:?}, was {expected:?}"),
-        ));
-    }
-    Ok(())
-}
-
-/// A writable mapping of a segment's shared-memory object, for the memcpy
-/// baseline (the crate exposes no mutable view of its own mapping). Same
-/// object, same physical pages; unmapped on drop.
-struct Mapping {
-    ptr: *mut u8,
-    size: usize,
-}
-
-impl Mapping {
-    fn open(name: &str, size: usize) -> Result<Mapping> {
-        let mut candidates = vec![name.to_string()];
-        if !name.starts_with('/') {
-            candidates.push(format!("/{name}"));
-        }
-        for candidate in candidates {
-            let Ok(cname) = CString::new(candidate) else {
-                continue;
-            };
-            let fd = unsafe { libc::shm_open(cname.as_ptr(), libc::O_RDWR, 0) };
-            if fd < 0 {
-                continue;
-            }
-            let ptr = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    size,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_SHARED,
-                    fd,
-                    0,
-                )
-            };
-            unsafe { libc::close(fd) };
-            if ptr == libc::MAP_FAILED {
-                return Err(fail(
-                    "internal",
-                    format!("cannot map {name:?}: {}", std::io::Error::last_os_error()),
-                ));
-            }
-            return Ok(Mapping {
-                ptr: ptr as *mut u8,
-                size,
-            });
-        }
-        Err(fail("bad_name", format!("cannot open segment {name:?}")))
+    fn panic_message(&self, op: &str, payload: &str) -> String {
+        format!("panic in vgi-rpc while answering {op}: {payload}")
     }
 }
 
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.size) };
-    }
-}
-
-// --- the operations -------------------------------------------------------------
-
-struct Handle {
+/// A segment of the crate (gone once an attached segment is closed or a
+/// created one unlinked), and the zero-copy batches decoded from it by
+/// `resolve` and `read`, by region offset: the crate frees each entry when
+/// its batch drops, which `free` triggers.
+struct Held {
     segment: Option<ShmSegment>,
     owner: bool,
-    closed: bool,
-    /// Zero-copy batches decoded by `resolve`/`read`, by region offset: the
-    /// crate frees each entry when its batch drops, which `free` triggers.
     held: Vec<(u64, RecordBatch)>,
+    name: String,
 }
 
-#[derive(Default)]
-struct Peer {
-    handles: HashMap<String, Handle>,
-    count: u64,
-}
-
-fn obj(value: Value) -> Json {
-    match value {
-        Value::Object(map) => map,
-        _ => Json::new(),
-    }
-}
-
-impl Peer {
-    fn handle(&mut self, req: &Json) -> Result<&mut Handle> {
-        let key = string(req, "segment")?;
-        self.handles
-            .get_mut(key)
-            .ok_or_else(|| fail("bad_request", format!("unknown segment handle {key:?}")))
-    }
-
-    fn open(&mut self, req: &Json) -> Result<&mut Handle> {
-        let h = self.handle(req)?;
-        if h.closed || h.segment.is_none() {
-            return Err(fail("bad_request", "the segment is closed"));
-        }
-        Ok(h)
-    }
-
-    fn seg(&mut self, req: &Json) -> Result<&ShmSegment> {
-        Ok(self.open(req)?.segment.as_ref().expect("open handle"))
-    }
-
-    fn keep(&mut self, segment: ShmSegment, owner: bool) -> Json {
-        self.count += 1;
-        let key = format!("s{}", self.count);
-        let answer = json!({"segment": key, "name": segment.name(), "size": segment.size()});
-        self.handles.insert(
-            key,
-            Handle {
-                segment: Some(segment),
-                owner,
-                closed: false,
-                held: Vec::new(),
-            },
-        );
-        obj(answer)
-    }
-
-    fn shutdown(&mut self) {
-        for (_, mut h) in self.handles.drain() {
-            // Held batches first: the crate frees their entries, then the
-            // segment drops (a created one is unlinked by the crate).
-            h.held.clear();
-            h.segment = None;
+impl Held {
+    fn new(segment: ShmSegment, owner: bool) -> Held {
+        let name = segment.name().to_string();
+        let (segment, held) = (Some(segment), Vec::new());
+        Held {
+            segment,
+            owner,
+            held,
+            name,
         }
     }
 
-    /// The `bench` operation (docs/peer-protocol.md): every repetition timed
-    /// on its own, inside the peer, after the batch file has been read.
-    fn bench(&mut self, req: &Json) -> Result<Json> {
-        let err = crate_err("bench");
-        let action = string(req, "action")?;
-        let repeat = uint(req, "repeat")?;
-        if repeat == 0 {
-            return Err(fail("bad_request", "repeat must be at least 1"));
+    fn seg(&self) -> Result<&ShmSegment> {
+        self.segment
+            .as_ref()
+            .ok_or_else(|| bad_request("the segment is closed"))
+    }
+}
+
+impl vgis_peer::Segment for Held {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn size(&self) -> u64 {
+        self.segment.as_ref().map_or(0, |s| s.size() as u64)
+    }
+
+    fn check_live(&self) -> Result<()> {
+        self.seg().map(|_| ())
+    }
+
+    fn header(&mut self, length: u64) -> Result<Vec<u8>> {
+        let seg = self.seg()?;
+        Ok(seg.read_bytes(0, (length as usize).min(seg.size()))?)
+    }
+
+    /// A created segment stays mapped: the crate unlinks it when it drops.
+    fn close(&mut self) -> Result<()> {
+        if !self.owner {
+            self.held.clear();
+            self.segment = None;
         }
-        let batch_of = |req: &Json| -> Result<RecordBatch> {
-            let (_, batch) = read_file(string(req, "batch")?)?;
-            batch
-                .filter(|b| b.num_rows() > 0)
-                .ok_or_else(|| fail("bad_request", "the batch file holds no batch with rows"))
+        Ok(())
+    }
+
+    /// Held batches first (the crate frees their entries), then the segment,
+    /// which the crate unmaps and unlinks on drop.
+    fn unlink(&mut self) -> Result<()> {
+        self.held.clear();
+        self.segment = None;
+        Ok(())
+    }
+
+    /// The crate's public write path `maybe_write_to_shm` never writes a zero-row batch.
+    fn write(&mut self, batch: &RecordBatch) -> Result<Option<(u64, u64)>> {
+        if batch.num_rows() == 0 {
+            return Err(bad_request(
+                "[WRITE-4] zero-row batch: vgi_rpc::shm::maybe_write_to_shm never writes one",
+            ));
+        }
+        let placed = self.seg()?.allocate_and_write(batch)?;
+        Ok(placed.map(|(offset, length)| (offset, length as u64)))
+    }
+
+    /// `release_offset` is the offset the crate will free: its own, or for
+    /// the zero-copy path the pointer's offset parsed as the crate parses it.
+    fn resolve(&mut self, batch: RecordBatch, metadata: Metadata) -> Result<Resolution> {
+        let md: wire::Metadata = metadata.into_iter().collect();
+        let pointer = shm::is_shm_pointer_batch(&batch, &md);
+        let pointer_offset = md.get(SHM_OFFSET_KEY).and_then(|s| s.parse::<u64>().ok());
+        let resolved = shm::resolve_shm_batch(batch, md, self.segment.as_ref())?;
+        let release_offset = match resolved.release_offset {
+            None if pointer => {
+                let offset = pointer_offset.expect("the crate resolved this offset");
+                self.held.push((offset, resolved.batch.clone()));
+                Some(offset)
+            }
+            other => other,
         };
-        let mut seconds = Vec::new();
-        let bytes: u64;
-        match action {
-            "write" => {
-                // The crate's write path, ShmSegment::allocate_and_write;
-                // the free is untimed.
-                let batch = batch_of(req)?;
-                let seg = self.seg(req)?;
-                let mut length = 0;
-                for _ in 0..repeat {
-                    let start = Instant::now();
-                    let placed = seg.allocate_and_write(&batch).map_err(&err)?;
-                    let elapsed = start.elapsed();
-                    let Some((offset, len)) = placed else {
-                        return Err(fail(
-                            "bad_request",
-                            format!("[WRITE-6] the batch does not fit in the {}-byte segment", seg.size()),
-                        ));
-                    };
-                    seg.free(offset).map_err(&err)?;
-                    seconds.push(bench::secs(elapsed));
-                    length = len as u64;
-                }
-                bytes = length;
-            }
-            "resolve" => {
-                // The crate's resolve path, shm::resolve_shm_batch (zero-copy
-                // for stream-framed regions), plus the touch. The crate frees
-                // a zero-copy batch's entry when its last buffer drops: the
-                // drop is untimed, and the entry is then re-placed at its
-                // offset (replace_entry) so the harness's region stays listed.
-                let (schema, _) = read_file(string(req, "batch")?)?;
-                let (offset, length) = (uint(req, "offset")?, usize_arg(req, "length")?);
-                let (pointer_batch, md) =
-                    shm::make_shm_pointer_batch(&schema, offset, length).map_err(&err)?;
-                let seg = self.seg(req)?;
-                let before = seg.allocator().dump_allocs();
-                let Some(&(_, entry_len)) = before.iter().find(|&&(o, _)| o == offset) else {
-                    return Err(fail(
-                        "bad_request",
-                        format!("no entry starts at {offset}: place the region first"),
-                    ));
-                };
-                for _ in 0..repeat {
-                    let (given, given_md) = (pointer_batch.clone(), md.clone());
-                    let start = Instant::now();
-                    let resolved = match shm::resolve_shm_batch(given, given_md, Some(seg)) {
-                        Ok(resolved) => resolved,
-                        Err(e) => {
-                            // A failed stream-framed decode frees the entry too.
-                            let _ = replace_entry(seg.allocator(), &before, offset, entry_len);
-                            return Err(err(e));
-                        }
-                    };
-                    bench::touch(&resolved.batch);
-                    let elapsed = start.elapsed();
-                    drop(resolved);
-                    replace_entry(seg.allocator(), &before, offset, entry_len)?;
-                    seconds.push(bench::secs(elapsed));
-                }
-                bytes = length as u64;
-            }
-            "memcpy" => {
-                let length = usize_arg(req, "length")?;
-                let seg = self.seg(req)?;
-                if bench::DATA_START
-                    .checked_add(length)
-                    .is_none_or(|end| end > seg.size())
-                {
-                    return Err(fail(
-                        "out_of_bounds",
-                        format!(
-                            "{length} bytes from {} do not fit in the {}-byte segment",
-                            bench::DATA_START,
-                            seg.size()
-                        ),
-                    ));
-                }
-                let mapping = Mapping::open(seg.name(), seg.size())?;
-                let src = bench::private_buffer(length);
-                // SAFETY: bounds checked above; the private buffer is not in the mapping.
-                seconds = unsafe {
-                    bench::time_memcpy(mapping.ptr.add(bench::DATA_START), &src, repeat)
-                };
-                bytes = length as u64;
-            }
-            "pipe_write" => {
-                let batch = batch_of(req)?;
-                (seconds, bytes) =
-                    bench::pipe_write(string(req, "path")?, &batch, repeat).map_err(bench_err)?;
-            }
-            "pipe_read" => {
-                (seconds, bytes) =
-                    bench::pipe_read(string(req, "path")?, repeat).map_err(bench_err)?;
-            }
-            other => {
-                return Err(fail(
-                    "bad_request",
-                    format!("unknown bench action {other:?} (write, resolve, memcpy, pipe_write, pipe_read)"),
-                ))
-            }
-        }
-        Ok(obj(json!({"seconds": seconds, "bytes": bytes})))
+        let metadata = resolved.metadata.into_iter().collect();
+        Ok(Resolution {
+            batch: resolved.batch,
+            metadata,
+            pointer,
+            release_offset,
+        })
     }
 
-    fn op(&mut self, op: &str, req: &Json) -> Result<Json> {
-        let err = crate_err(op);
-        let answer = match op {
-            "hello" => json!({
-                "name": NAME,
-                "version": CRATE_VERSION,
-                "language": "rust",
-                "protocol": 1,
-                "arrow": {"library": "arrow-rs", "version": ARROW_VERSION},
-                "capabilities": CAPABILITIES,
-                "min_batch_bytes": min_batch_bytes(),
-            }),
-            "shutdown" => {
-                self.shutdown();
-                json!({})
-            }
-            "create" => {
-                string(req, "name")?; // the crate picks its own name
-                let segment = ShmSegment::create(usize_arg(req, "size")?).map_err(err)?;
-                return Ok(self.keep(segment, true));
-            }
-            "attach" => {
-                let name = string(req, "name")?;
-                let size = match req.get("size") {
-                    None | Some(Value::Null) => object_size(name)?,
-                    Some(_) => usize_arg(req, "size")?,
-                };
-                let segment = ShmSegment::attach(name, size, false).map_err(err)?;
-                return Ok(self.keep(segment, false));
-            }
-            "close" => {
-                let h = self.handle(req)?;
-                h.closed = true;
-                if !h.owner {
-                    h.held.clear();
-                    h.segment = None;
-                }
-                json!({})
-            }
-            "unlink" => {
-                let h = self.handle(req)?;
-                if !h.owner {
-                    return Err(fail("bad_request", "[LIFE-10] the segment was attached, not created: an attacher never unlinks"));
-                }
-                h.held.clear();
-                h.segment = None; // the crate unmaps and unlinks the owner's segment on drop
-                h.closed = true;
-                json!({})
-            }
-            "header" => {
-                let length = usize_arg(req, "length")?;
-                let seg = self.seg(req)?;
-                let bytes = seg.read_bytes(0, length.min(seg.size())).map_err(err)?;
-                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                json!({ "hex": hex })
-            }
-            "write" => {
-                let (_, batch) = read_file(string(req, "batch")?)?;
-                let batch = batch.filter(|b| b.num_rows() > 0).ok_or_else(|| {
-                    fail("bad_request", "[WRITE-4] zero-row batch: vgi_rpc::shm::maybe_write_to_shm never writes one")
-                })?;
-                match self.seg(req)?.allocate_and_write(&batch).map_err(err)? {
-                    Some((offset, length)) => json!({"offset": offset, "length": length}),
-                    None => json!({"offset": null, "length": null}),
-                }
-            }
-            "resolve" => {
-                let batch = read_batch_or_empty(string(req, "batch")?)?;
-                let md = metadata(req)?;
-                let out = string(req, "out")?;
-                let is_pointer = shm::is_shm_pointer_batch(&batch, &md);
-                // The offset the crate's zero-copy path frees on drop, parsed as the crate parses it.
-                let pointer_offset = md.get(SHM_OFFSET_KEY).and_then(|s| s.parse::<u64>().ok());
-                let h = self.open(req)?;
-                let resolved =
-                    shm::resolve_shm_batch(batch, md, h.segment.as_ref()).map_err(err)?;
-                save(out, &resolved.batch)?;
-                let release = match resolved.release_offset {
-                    Some(offset) => Some(offset),
-                    None if is_pointer => {
-                        let offset = pointer_offset.expect("the crate resolved this offset");
-                        h.held.push((offset, resolved.batch));
-                        Some(offset)
-                    }
-                    None => None,
-                };
-                json!({"pointer": is_pointer, "metadata": md_json(&resolved.metadata), "release_offset": release})
-            }
-            "allocate" => {
-                json!({ "offset": self.seg(req)?.allocator().allocate(usize_arg(req, "size")?) })
-            }
-            "free" => {
-                let offset = uint(req, "offset")?;
-                let h = self.open(req)?;
-                let seg = h.segment.as_ref().expect("open handle");
-                if let Some(i) = h.held.iter().position(|(o, _)| *o == offset) {
-                    // The crate frees a zero-copy batch's entry when the batch drops.
-                    let before = seg.allocator().dump_allocs();
-                    drop(h.held.remove(i));
-                    if seg.allocator().dump_allocs() != before {
-                        return Ok(Json::new());
-                    }
-                }
-                seg.allocator().free(offset).map_err(err)?;
-                json!({})
-            }
-            "allocations" => json!({ "entries": self.seg(req)?.allocator().dump_allocs() }),
-            "shrink" => {
-                let (offset, length) = (uint(req, "offset")?, usize_arg(req, "length")?);
-                self.seg(req)?
-                    .allocator()
-                    .shrink(offset, length)
-                    .map_err(err)?;
-                json!({})
-            }
-            "reset" => {
-                self.seg(req)?.reset();
-                json!({})
-            }
-            "read" => {
-                let (schema, _) = read_file(string(req, "schema")?)?;
-                let (offset, length, out) = (
-                    uint(req, "offset")?,
-                    usize_arg(req, "length")?,
-                    string(req, "out")?,
-                );
-                let h = self.open(req)?;
-                let seg = h.segment.as_ref().expect("open handle");
-                let batch = seg.read_batch(offset, length, &schema).map_err(err)?;
-                save(out, &batch)?;
-                let rows = batch.num_rows();
-                h.held.push((offset, batch));
-                json!({ "rows": rows })
-            }
-            "make_pointer" => {
-                let (schema, _) = read_file(string(req, "schema")?)?;
-                let (offset, length) = (uint(req, "offset")?, usize_arg(req, "length")?);
-                let (batch, md) =
-                    shm::make_shm_pointer_batch(&schema, offset, length).map_err(err)?;
-                save(string(req, "out")?, &batch)?;
-                json!({ "metadata": md_json(&md) })
-            }
-            "maybe_write" => {
-                let batch = read_batch_or_empty(string(req, "batch")?)?;
-                let md = metadata(req)?;
-                let out = string(req, "out")?;
-                let rows = batch.num_rows();
-                let (result, md) =
-                    shm::maybe_write_to_shm(batch, md, Some(self.seg(req)?)).map_err(err)?;
-                save(out, &result)?;
-                json!({"pointer": rows > 0 && result.num_rows() == 0, "metadata": md_json(&md)})
-            }
-            "bench" => return self.bench(req),
-            other => {
-                return Err(fail(
-                    "unsupported",
-                    format!("unknown or unsupported op {other:?}"),
-                ))
-            }
-        };
-        Ok(obj(answer))
+    fn allocate(&mut self, size: u64) -> Result<Option<u64>> {
+        Ok(self.seg()?.allocator().allocate(size as usize))
     }
-}
 
-/// The crate's size gate (WRITE-5), for `hello`: the crate keeps it private,
-/// so this repeats its documented rule (128 KiB on POSIX, overridable with
-/// `VGI_RPC_SHM_MIN_BATCH_BYTES`), measured as `get_array_memory_size`.
-fn min_batch_bytes() -> usize {
-    std::env::var("VGI_RPC_SHM_MIN_BATCH_BYTES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(128 * 1024)
-}
-
-// --- the loop -------------------------------------------------------------------
-
-fn error_response(id: Value, f: &Failure) -> Value {
-    json!({"id": id, "ok": false, "error": {"kind": f.kind, "message": f.message}})
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".to_string())
-}
-
-/// One line in, one response out; the bool is true after `shutdown`.
-fn answer(peer: &mut Peer, line: &str) -> (Value, bool) {
-    let req = match serde_json::from_str::<Value>(line) {
-        Ok(Value::Object(map)) => map,
-        Ok(_) => {
-            return (
-                error_response(
-                    Value::Null,
-                    &fail("bad_request", "a request is a JSON object"),
-                ),
-                false,
-            )
+    /// A held batch's entry is freed by dropping the batch.
+    fn free(&mut self, offset: u64) -> Result<()> {
+        let seg = self
+            .segment
+            .as_ref()
+            .ok_or_else(|| bad_request("the segment is closed"))?;
+        if let Some(i) = self.held.iter().position(|(o, _)| *o == offset) {
+            let before = seg.allocator().dump_allocs();
+            drop(self.held.remove(i));
+            if seg.allocator().dump_allocs() != before {
+                return Ok(());
+            }
         }
-        Err(e) => {
-            return (
-                error_response(
-                    Value::Null,
-                    &fail("bad_request", format!("not a JSON line: {e}")),
-                ),
-                false,
-            )
-        }
-    };
-    let id = req.get("id").cloned().unwrap_or(Value::Null);
-    let op = req
-        .get("op")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let result = catch_unwind(AssertUnwindSafe(|| peer.op(&op, &req))).unwrap_or_else(|p| {
-        Err(fail(
-            "internal",
-            format!(
-                "panic in vgi-rpc while answering {op}: {}",
-                panic_message(&*p)
-            ),
-        ))
-    });
-    let response = match result {
-        Ok(fields) => {
-            let mut map = Json::new();
-            map.insert("id".into(), id);
-            map.insert("ok".into(), Value::Bool(true));
-            map.extend(fields);
-            Value::Object(map)
-        }
-        Err(f) => error_response(id, &f),
-    };
-    (response, op == "shutdown")
+        Ok(seg.allocator().free(offset)?)
+    }
+
+    fn allocations(&mut self) -> Result<Vec<(u64, u64)>> {
+        Ok(self.seg()?.allocator().dump_allocs())
+    }
+
+    fn shrink(&mut self, offset: u64, length: u64) -> Result<()> {
+        Ok(self.seg()?.allocator().shrink(offset, length as usize)?)
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        self.seg()?.reset();
+        Ok(())
+    }
+
+    fn read(&mut self, offset: u64, length: u64, schema: &SchemaRef) -> Result<RecordBatch> {
+        let batch = self.seg()?.read_batch(offset, length as usize, schema)?;
+        self.held.push((offset, batch.clone()));
+        Ok(batch)
+    }
+
+    fn maybe_write(&mut self, batch: RecordBatch, metadata: Metadata) -> Result<MaybeWritten> {
+        let rows = batch.num_rows();
+        let (batch, md) =
+            shm::maybe_write_to_shm(batch, metadata.into_iter().collect(), Some(self.seg()?))?;
+        let (pointer, metadata) = (rows > 0 && batch.num_rows() == 0, md.into_iter().collect());
+        Ok(MaybeWritten {
+            batch,
+            metadata,
+            pointer,
+        })
+    }
+
+    /// The crate's resolve path (zero-copy for stream-framed regions), whose
+    /// batch frees the harness's region when it drops: put back untimed.
+    fn bench_resolve(
+        &mut self,
+        pointer: &RecordBatch,
+        metadata: &Metadata,
+        offset: u64,
+        repeat: u64,
+    ) -> Result<Vec<f64>> {
+        let md: wire::Metadata = metadata.clone().into_iter().collect();
+        bench_resolve_replacing(self, offset, repeat, |held| {
+            Ok(shm::resolve_shm_batch(pointer.clone(), md.clone(), held.segment.as_ref())?.batch)
+        })
+    }
 }
 
 fn main() {
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
-    let stdout = std::io::stdout();
-    let mut peer = Peer::default();
-    let mut raw = Vec::new();
-    loop {
-        raw.clear();
-        match input.read_until(b'\n', &mut raw) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => {
-                eprintln!("vgi-rpc-rust peer: cannot read stdin: {e}");
-                break;
-            }
-        }
-        let line = String::from_utf8_lossy(&raw);
-        if line.trim().is_empty() {
-            continue;
-        }
-        let (response, done) = answer(&mut peer, &line);
-        let mut out = stdout.lock();
-        let written = writeln!(out, "{response}").and_then(|_| out.flush());
-        if written.is_err() || done {
-            break;
-        }
-    }
-    peer.shutdown();
+    vgis_peer::run(Crate);
 }
 
 #[cfg(test)]
