@@ -26,7 +26,7 @@ RUN_CMD = {
     "go": "./vgis-peer",
     "js": "node peer.js",
     "cpp": "./vgis-peer",
-    "rust": "./target/release/vgis-peer",
+    "rust": "./vgis-peer",
     "java": "java -cp target/classes:target/lib/* vgis.peer.Main",
 }
 """How to start the peer by hand from its folder, after the build its README shows (for ``--peer-cmd``)."""

@@ -1,74 +1,74 @@
-//! A VGIS peer: one JSON request per line on stdin, one response per line on
-//! stdout (docs/peer-protocol.md). It answers hello and shutdown; every other
-//! op is "unsupported" until you implement it. Logs go to stderr.
+//! A VGIS peer over the kit's Rust peer SDK (`vgis-peer`, peers/sdk/rust in
+//! the kit): the SDK runs the JSON-lines loop (docs/peer-protocol.md), reads
+//! the arguments (integers exact up to 2^64 - 1), the batch and schema files,
+//! keeps the segment handles, answers every panic with `internal` and closes
+//! and unlinks on shutdown. You implement one method per op.
 //!
-//! serde_json keeps integers as u64 or i64, so offsets and sizes up to
-//! 2^64 - 1 are exact: read them with `Value::as_u64`.
+//! It answers hello and shutdown; every other op is "unsupported" until you
+//! implement it: `create` and `attach` below first, then the `Segment`
+//! methods, then the optional ones (each behind the capability of its name,
+//! declared in peer.toml's `capabilities`). Logs go to stderr.
 
-use std::io::{self, BufRead, Write};
+use arrow_array::RecordBatch;
+use vgis_peer::{manifest_capabilities, unsupported, Backend, Info, Metadata};
+use vgis_peer::{Resolution, Result, Segment};
 
-use serde_json::{json, Map, Value};
+struct Peer;
 
-const NAME: &str = "@PEER_NAME@";
-/// Must equal peer.toml's list.
-const CAPABILITIES: [&str; 0] = [];
+impl Backend for Peer {
+    type Segment = Shm;
 
-/// An error answer: `kind` is one of the protocol's error kinds.
-struct Rejected {
-    kind: &'static str,
-    message: String,
-}
+    fn info(&self) -> Info {
+        // `hello` declares what peer.toml declares.
+        let capabilities = manifest_capabilities(include_str!("../peer.toml"));
+        Info::arrow_rs("@PEER_NAME@", "0.1.0", "60", &capabilities)
+    }
 
-fn handle(req: &Value) -> Result<Map<String, Value>, Rejected> {
-    let op = req.get("op").and_then(Value::as_str).unwrap_or("");
-    let result = match op {
-        "hello" => json!({
-            "name": NAME, "version": "0.1.0", "language": "rust", "protocol": 1,
-            "arrow": {"library": "none", "version": "0"}, "capabilities": CAPABILITIES,
-        }),
-        "shutdown" => json!({}),
-        _ => {
-            return Err(Rejected { kind: "unsupported", message: format!("op {op:?} is not implemented yet") })
-        }
-    };
-    Ok(result.as_object().cloned().unwrap_or_default())
-}
+    fn create(&mut self, _name: &str, _size: u64) -> Result<Shm> {
+        Err(unsupported("create"))
+    }
 
-fn failure(id: Value, kind: &str, message: &str) -> Value {
-    json!({"id": id, "ok": false, "error": {"kind": kind, "message": message}})
-}
-
-/// The response to one request line, and whether the peer should stop.
-fn answer(line: &str) -> (Value, bool) {
-    let req: Value = match serde_json::from_str(line) {
-        Ok(req) => req,
-        Err(e) => return (failure(Value::Null, "bad_request", &format!("not JSON: {e}")), false),
-    };
-    let id = req.get("id").cloned().unwrap_or(Value::Null);
-    match handle(&req) {
-        Ok(mut result) => {
-            result.insert("id".into(), id);
-            result.insert("ok".into(), Value::Bool(true));
-            (Value::Object(result), req.get("op") == Some(&json!("shutdown")))
-        }
-        Err(r) => (failure(id, r.kind, &r.message), false),
+    fn attach(&mut self, _name: &str, _size: Option<u64>) -> Result<Shm> {
+        Err(unsupported("attach"))
     }
 }
 
-fn main() -> io::Result<()> {
-    let stdin = io::stdin();
-    let mut out = io::stdout().lock();
-    for line in stdin.lock().lines() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let (response, stop) = answer(&line);
-        writeln!(out, "{response}")?;
-        out.flush()?;
-        if stop {
-            break;
-        }
+/// One segment of your library.
+struct Shm {
+    name: String,
+    size: u64,
+}
+
+impl Segment for Shm {
+    fn name(&self) -> &str {
+        &self.name
     }
-    Ok(())
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn header(&mut self, _length: u64) -> Result<Vec<u8>> {
+        Err(unsupported("header"))
+    }
+
+    fn close(&mut self) -> Result<()> {
+        Err(unsupported("close"))
+    }
+
+    fn unlink(&mut self) -> Result<()> {
+        Err(unsupported("unlink"))
+    }
+
+    fn write(&mut self, _batch: &RecordBatch) -> Result<Option<(u64, u64)>> {
+        Err(unsupported("write"))
+    }
+
+    fn resolve(&mut self, _batch: RecordBatch, _metadata: Metadata) -> Result<Resolution> {
+        Err(unsupported("resolve"))
+    }
+}
+
+fn main() {
+    vgis_peer::run(Peer);
 }
