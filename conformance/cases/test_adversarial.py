@@ -463,7 +463,7 @@ def test_case(peer: Peer, kit: Kit, case_id: str, cleanup: list[Target]) -> None
     try:
         run_steps(runner, case.steps)
     finally:
-        kit.node.vgis_header_snapshot = target.header()[:24].hex() if target.mapping else None
+        kit.case.header_snapshot = target.header()[:24].hex() if target.mapping else None
         for handle in ([target.handle] if target.owned_by_harness and target.handle else []) + target.extra_handles:
             try:
                 peer.call("close", segment=handle)

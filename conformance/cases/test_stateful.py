@@ -20,6 +20,7 @@ from vgis_conformance.header_diff import header_mismatch
 from vgis_conformance.kit import Kit
 from vgis_conformance.peer import Peer
 from vgis_conformance.protocol import PeerFailure
+from vgis_conformance.session import session_of
 from vgis_conformance.stateful import CLAUSES, Record, machine_class, machine_settings, withheld, write_recipe
 
 from .test_framing import release, resolve_at
@@ -29,7 +30,7 @@ from .test_framing import release, resolve_at
 @pytest.mark.oracle("differential")
 def test_machine(request: pytest.FixtureRequest, producer: Peer, consumer: Peer, workdir: Path) -> None:
     config = request.config
-    known: dict[str, dict[str, object]] = config.vgis_known  # type: ignore[attr-defined]
+    known = session_of(config).known
     withheld_by = {p.name: withheld(known.get(p.name, {})) for p in (producer, consumer)}
     records: list[Record] = []
     machine = machine_class(producer, consumer, lambda: Kit(workdir, request.node), withheld_by, records.append)
@@ -46,7 +47,7 @@ def test_machine(request: pytest.FixtureRequest, producer: Peer, consumer: Peer,
             raise
         # Hypothesis replays each distinct shrunk failure last, in the order it reports them.
         failures = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else [exc]
-        directory = Path(config.vgis_report_dir) / "stateful"  # type: ignore[attr-defined]
+        directory = session_of(config).report_dir / "stateful"
         case = f"machine-{producer.name}-to-{consumer.name}"
         finals = records[-len(failures) :]
         paths = [

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
 from vgis_conformance import memory
 from vgis_conformance.header_diff import header_mismatch
 from vgis_conformance.peer import Peer, load_batch, save_batch, save_schema, segment_name
 from vgis_conformance.protocol import Json, PeerError, PeerFailure
+from vgis_conformance.session import CaseState, case_of
 
 DEFAULT_SIZE = 65_536 + 1024 * 1024
 
@@ -96,7 +98,7 @@ class Kit:
     """Per-case helper; ``finish`` releases everything the case made."""
 
     workdir: Path
-    node: Any
+    node: pytest.Item
     segments: list[Seg] = field(default_factory=list)
     _files: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -142,14 +144,19 @@ class Kit:
 
     def snapshot(self, seg: Seg) -> None:
         """Record the header for this case's replay recipe."""
-        self.node.vgis_header_snapshot = seg.header_hex()
+        self.case.header_snapshot = seg.header_hex()
+
+    @property
+    def case(self) -> CaseState:
+        """What the plugin records about this case (its replay recipe's header among it)."""
+        return case_of(self.node)
 
     def finish(self, peers: Iterable[Peer]) -> None:
         """Close every handle, unlink through the creator, then make sure it is gone."""
         by_name = {p.name: p for p in peers}
         for seg in self.segments:
-            if getattr(self.node, "vgis_header_snapshot", None) is None:
-                self.node.vgis_header_snapshot = seg.header_hex()
+            if self.case.header_snapshot is None:
+                self.case.header_snapshot = seg.header_hex()
             if seg._mapping is not None:
                 seg._mapping.close()
             for key, handle in seg.handles.items():

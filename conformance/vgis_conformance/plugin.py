@@ -14,7 +14,6 @@ import itertools
 import json
 import os
 import shutil
-import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,16 @@ from vgis_conformance.builder import PeerUnavailable, ensure_built, is_current
 from vgis_conformance.kit import Kit
 from vgis_conformance.layout import default_report_dir
 from vgis_conformance.manifest import Manifest, lookup, parse_peer_cmd, registry
+from vgis_conformance.merge import (
+    CASE_ID_PROPERTY,
+    FINAL_COUNTERS_OUTPUT,
+    LEFT_OUTPUT,
+    PEER_INFO_PROPERTY,
+    RESULT_PROPERTY,
+    WARNING_PROPERTY,
+    counters_of,
+    peer_info_of,
+)
 from vgis_conformance.outcomes import (
     CRASH,
     EXPECTED_FAILURE,
@@ -41,18 +50,19 @@ from vgis_conformance.outcomes import (
     UNAVAILABLE_PREFIX,
     UNEXPECTED_PASS,
     CaseResult,
-    KnownFailure,
     ReadOutsideRegion,
     read_known_failures,
 )
 from vgis_conformance.peer import Peer, names_of_pids
 from vgis_conformance.protocol import PeerCrashed, PeerFailure, PeerTimeout
+from vgis_conformance.session import SESSION_KEY, Session, case_of, session_of
 
 # A known-failures reason starting with this expects the peer process to die (a fault its library
 # cannot recover from, such as Go's fatal out-of-memory); the harness still restarts it and cleans up.
 CRASH_TAG = "[crash]"
 # ... and this expects it to answer with a batch holding bytes from outside its region (ERR-2).
 LEAK_TAG = "[leak]"
+TALLY_NAME = "vgis-conformance-tally"
 
 
 def selected_manifests(config: pytest.Config) -> list[Manifest]:
@@ -98,16 +108,20 @@ def pytest_configure(config: pytest.Config) -> None:
         "recommended: a SHOULD clause's case; a failed check is a warning, "
         "not a failure (crashes and timeouts still fail)",
     )
-    config.vgis_manifests = selected_manifests(config)  # type: ignore[attr-defined]
-    files = _known_failure_files(config, config.vgis_manifests)  # type: ignore[attr-defined]
-    overlays = {m.name: m.release_known_failures for m in config.vgis_manifests}  # type: ignore[attr-defined]
-    config.vgis_known = {  # type: ignore[attr-defined]
-        name: read_known_failures(path, *filter(None, [overlays.get(name)])) for name, path in files.items()
-    }
-    config.vgis_known_files = files  # type: ignore[attr-defined]
-    config.vgis_results = []  # type: ignore[attr-defined]
+    manifests = selected_manifests(config)
+    files = _known_failure_files(config, manifests)
+    overlays = {m.name: m.release_known_failures for m in manifests}
     report_dir = Path(config.getoption("--report-dir") or default_report_dir())
-    config.vgis_report_dir = report_dir  # type: ignore[attr-defined]
+    state = Session(
+        manifests=manifests,
+        known={name: read_known_failures(path, *filter(None, [overlays.get(name)])) for name, path in files.items()},
+        known_files=files,
+        report_dir=report_dir,
+        worker=os.environ.get("PYTEST_XDIST_WORKER", "main"),
+        is_worker=hasattr(config, "workerinput"),
+    )
+    config.stash[SESSION_KEY] = state
+    config.pluginmanager.register(state.tally, TALLY_NAME)
     if not hasattr(config, "workerinput"):
         report_dir.mkdir(parents=True, exist_ok=True)
         if not config.option.xmlpath:
@@ -116,28 +130,28 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Build every selected peer once, on the controller, with visible progress."""
-    config = session.config
-    config.vgis_unavailable = {}  # type: ignore[attr-defined]
-    config.vgis_shm_before = set(os.listdir(memory.SHM_DIR))  # type: ignore[attr-defined]
-    if hasattr(config, "workerinput"):
+    state = session_of(session.config)
+    state.unavailable = {}
+    state.shm_before = set(os.listdir(memory.SHM_DIR))
+    if state.is_worker:
         return
-    config.vgis_built_from = {m.name: sources.provenance(m) for m in config.vgis_manifests}  # type: ignore[attr-defined]
-    names = ", ".join(f"{m.name} (from {m.source})" if m.source else m.name for m in config.vgis_manifests)  # type: ignore[attr-defined]
+    state.built_from = {m.name: sources.provenance(m) for m in state.manifests}
+    names = ", ".join(f"{m.name} (from {m.source})" if m.source else m.name for m in state.manifests)
     print(f"[vgis-conformance] peers: {names}", flush=True)
-    stale = [m.name for m in config.vgis_manifests if not is_current(m)]  # type: ignore[attr-defined]
+    stale = [m.name for m in state.manifests if not is_current(m)]
     if stale:
         print(
             f"[vgis-conformance] building first (new or changed since the last build): {', '.join(stale)}", flush=True
         )
-    for manifest in config.vgis_manifests:  # type: ignore[attr-defined]
+    for manifest in state.manifests:
         try:
             ensure_built(manifest)
         except PeerUnavailable as exc:
-            config.vgis_unavailable[manifest.name] = str(exc)  # type: ignore[attr-defined]
+            state.unavailable[manifest.name] = str(exc)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    names = [m.name for m in metafunc.config.vgis_manifests]  # type: ignore[attr-defined]
+    names = [m.name for m in session_of(metafunc.config).manifests]
     if "peer" in metafunc.fixturenames:
         metafunc.parametrize("peer_name", names, ids=names, scope="session")
     if "producer" in metafunc.fixturenames:
@@ -187,10 +201,10 @@ def _select_cases(config: pytest.Config, items: list[pytest.Item]) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     _select_cases(config, items)
-    known: dict[str, dict[str, KnownFailure]] = config.vgis_known  # type: ignore[attr-defined]
+    known = session_of(config).known
     for item in items:
         case_id = case_id_of(item)
-        item.user_properties.append(("vgis_case_id", case_id))
+        item.user_properties.append((CASE_ID_PROPERTY, case_id))
         peers = peers_of(item)
         roles = ["producer", "consumer"] if len(peers) == 2 else [""]
         for peer, role in zip(peers, roles):
@@ -203,7 +217,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 if line.reason.startswith(LEAK_TAG):
                     raises += (ReadOutsideRegion,)
                 item.add_marker(pytest.mark.xfail(reason=f"{peer}: {line.text}", strict=True, raises=raises))
-                item.vgis_known_lines = {**getattr(item, "vgis_known_lines", {}), peer: line}  # type: ignore[attr-defined]
+                case_of(item).known_lines[peer] = line
 
 
 class PeerPool:
@@ -212,9 +226,10 @@ class PeerPool:
     def __init__(self, config: pytest.Config, workdir: Path) -> None:
         self.config = config
         self.workdir = workdir
-        self.manifests = {m.name: m for m in config.vgis_manifests}  # type: ignore[attr-defined]
+        self.session = session_of(config)
+        self.manifests = {m.name: m for m in self.session.manifests}
         self.peers: dict[str, Peer] = {}
-        self.unavailable: dict[str, str] = dict(config.vgis_unavailable)  # type: ignore[attr-defined]
+        self.unavailable: dict[str, str] = dict(self.session.unavailable)
 
     def get(self, name: str) -> Peer:
         """The running peer, or a loud skip / error when it cannot run."""
@@ -238,23 +253,15 @@ class PeerPool:
         """Stop every peer and remove what any of them left."""
         for peer in self.peers.values():
             peer.stop()
-        self.config.vgis_peer_pids = [pid for p in self.peers.values() for pid in p.pids]  # type: ignore[attr-defined]
-        self.config.vgis_final_counters = {p.name: _counters(p) for p in self.peers.values()}  # type: ignore[attr-defined]
-
-
-def _counters(peer: Peer) -> dict[str, int]:
-    return {
-        "restarts": peer.restarts,
-        "segments_created": peer.segments_created,
-        "segments_removed_after_failure": peer.segments_removed,
-    }
+        self.session.peer_pids = [pid for p in self.peers.values() for pid in p.pids]
+        self.session.final_counters = {p.name: counters_of(p) for p in self.peers.values()}
 
 
 @pytest.fixture(scope="session")
 def workdir(request: pytest.FixtureRequest) -> Iterator[Path]:
     """The session's folder for batch files and peer logs (kept for replay)."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    path = Path(request.config.vgis_report_dir) / "work" / worker  # type: ignore[attr-defined]
+    state = session_of(request.config)
+    path = state.report_dir / "work" / state.worker
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     yield path
@@ -278,10 +285,9 @@ def _require(request: pytest.FixtureRequest, peer: Peer) -> None:
 def _peer_fixture(request: pytest.FixtureRequest, pool: PeerPool, name: str) -> Peer:
     peer = pool.get(name)
     _require(request, peer)
-    request.node.vgis_peers = [*getattr(request.node, "vgis_peers", []), peer]
-    marks = getattr(request.node, "vgis_history_marks", {})
-    marks.setdefault(peer.name, len(peer.history()))
-    request.node.vgis_history_marks = marks
+    case = case_of(request.node)
+    case.peers.append(peer)
+    case.history_marks.setdefault(peer.name, len(peer.history()))
     return peer
 
 
@@ -290,7 +296,7 @@ def kit(request: pytest.FixtureRequest, workdir: Path) -> Iterator[Kit]:
     """Per-case segments and files, released when the case ends."""
     k = Kit(workdir, request.node)
     yield k
-    k.finish(getattr(request.node, "vgis_peers", []))
+    k.finish(case_of(request.node).peers)
 
 
 @pytest.fixture
@@ -358,15 +364,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         message = _message(report, call)[:4000]
         if label == FAILED and item.get_closest_marker("recommended") is not None:
             label, report.outcome = RECOMMENDED_NOT_MET, "passed"
+        case = case_of(item)
         replay = None
         if label not in (PASSED, NOT_APPLICABLE):
             replay = {
                 "peers": peers_of(item),
-                "requests": {
-                    p.name: p.history()[getattr(item, "vgis_history_marks", {}).get(p.name, 0) :]
-                    for p in getattr(item, "vgis_peers", [])
-                },
-                "header_hex": getattr(item, "vgis_header_snapshot", None),
+                "requests": {p.name: p.history()[case.history_marks.get(p.name, 0) :] for p in case.peers},
+                "header_hex": case.header_snapshot,
             }
         result = CaseResult(
             case_id=case_id_of(item),
@@ -378,98 +382,59 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             nodeid=item.nodeid,
             duration=report.duration,
             replay=replay,
-            known=dict(getattr(item, "vgis_known_lines", {})) if label == EXPECTED_FAILURE else {},
+            known=dict(case.known_lines) if label == EXPECTED_FAILURE else {},
         )
-        report.user_properties.append(("vgis_result", json.dumps(result.to_json())))
+        report.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_json())))
         if label == RECOMMENDED_NOT_MET:
-            report.user_properties.append(("vgis_warning", result.message))
+            report.user_properties.append((WARNING_PROPERTY, result.message))
             report.longrepr = None
-        info = {
-            p.name: {**p.info, "language": p.info.get("language") or p.manifest.language, **_counters(p)}
-            for p in getattr(item, "vgis_peers", [])
-        }
-        report.user_properties.append(("vgis_peer_info", json.dumps(info)))
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    for key, value in report.user_properties:
-        if key == "vgis_result":
-            _RESULTS.append(CaseResult.from_json(json.loads(str(value))))
-        elif key == "vgis_peer_info":
-            worker = report.node.gateway.id if hasattr(report, "node") else "main"
-            for name, info in json.loads(str(value)).items():
-                _merge_peer_info(worker, name, info)
-
-
-def _merge_peer_info(worker: str, name: str, info: dict[str, Any]) -> None:
-    seen = _PEER_INFO.setdefault(name, {"workers": {}})
-    seen.update({k: v for k, v in info.items() if k not in COUNTERS})
-    seen["workers"][worker] = {k: info[k] for k in COUNTERS}
-    for k in COUNTERS:
-        seen[k] = sum(w[k] for w in seen["workers"].values())
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    """An xdist worker ended: take its final peer counters and what it found left in /dev/shm."""
-    output = getattr(node, "workeroutput", {}) or {}
-    for name, counters in output.get("vgis_final_counters", {}).items():
-        _merge_peer_info(node.gateway.id, name, counters)
-    _LEFT.extend(output.get("vgis_left_in_dev_shm", []))
-
-
-_RESULTS: list[CaseResult] = []
-_PEER_INFO: dict[str, Any] = {}
-_LEFT: list[str] = []
-COUNTERS = ("restarts", "segments_created", "segments_removed_after_failure")
-_STARTED = time.time()
+        report.user_properties.append((PEER_INFO_PROPERTY, json.dumps(peer_info_of(case.peers))))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):
+    state = session_of(config)
+    if state.is_worker:
         return
-    lines = report.summary_lines(_RESULTS, config.vgis_unavailable)  # type: ignore[attr-defined]
-    segments = report.segment_totals(_PEER_INFO, _LEFT)
+    tally = state.tally
+    lines = report.summary_lines(tally.results, state.unavailable)
+    segments = report.segment_totals(tally.peer_info, tally.left_in_dev_shm)
     at = next(i for i, line in enumerate(lines) if line.startswith("outcomes:")) + 1
     lines[at:at] = [
         f"segments: {segments['created']} created, {segments['removed_after_failure']} removed "
         f"after a peer failed, {segments['left_in_dev_shm']} left in /dev/shm",
-        *report.peer_lines(config.vgis_manifests, _PEER_INFO, config.vgis_built_from),  # type: ignore[attr-defined]
+        *report.peer_lines(state.manifests, tally.peer_info, state.built_from),
     ]
     for line in lines:
         terminalreporter.write_line(line)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    config = session.config
-    appeared = set(os.listdir(memory.SHM_DIR)) - config.vgis_shm_before  # type: ignore[attr-defined]
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    mine = f"vgis-{worker}-{os.getpid()}-"
+    state = session_of(session.config)
+    appeared = set(os.listdir(memory.SHM_DIR)) - state.shm_before
+    mine = f"vgis-{state.worker}-{os.getpid()}-"
     leaked = sorted(n for n in appeared if n.startswith(mine))
     # Objects the peers named themselves (vgi-rpc-rust: "vgi_rpc_<pid hex>_..."), by this session's peer pids.
-    leaked += names_of_pids(appeared, getattr(config, "vgis_peer_pids", []))
+    leaked += names_of_pids(appeared, state.peer_pids)
     for name in leaked:
         memory.unlink(name)
     if leaked:
         print(f"\n[vgis-conformance] removed segments left in /dev/shm: {leaked}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    if hasattr(config, "workerinput"):
-        config.workeroutput["vgis_left_in_dev_shm"] = leaked  # type: ignore[attr-defined]
-        config.workeroutput["vgis_final_counters"] = getattr(config, "vgis_final_counters", {})  # type: ignore[attr-defined]
+    if state.is_worker:
+        # xdist's channel to the controller, an untyped attribute of a worker's config
+        output: dict[str, Any] = getattr(session.config, "workeroutput", {})
+        output[LEFT_OUTPUT] = leaked
+        output[FINAL_COUNTERS_OUTPUT] = state.final_counters
         return
-    _LEFT.extend(leaked)
-    for name, counters in getattr(config, "vgis_final_counters", {}).items():
-        _merge_peer_info(worker, name, counters)
-    report_dir: Path = config.vgis_report_dir  # type: ignore[attr-defined]
-    paths = report.write_reports(
-        report_dir,
-        _RESULTS,
-        manifests=config.vgis_manifests,  # type: ignore[attr-defined]
-        unavailable=config.vgis_unavailable,  # type: ignore[attr-defined]
-        started=_STARTED,
-        peer_info=_PEER_INFO,
-        known_files=config.vgis_known_files,  # type: ignore[attr-defined]
-        left_in_dev_shm=_LEFT,
-        built_from=config.vgis_built_from,  # type: ignore[attr-defined]
+    state.tally.add_final(state.worker, state.final_counters, leaked)
+    state.report_paths = report.write_reports(
+        state.report_dir,
+        state.tally.results,
+        manifests=state.manifests,
+        unavailable=state.unavailable,
+        started=state.started,
+        peer_info=state.tally.peer_info,
+        known_files=state.known_files,
+        left_in_dev_shm=state.tally.left_in_dev_shm,
+        built_from=state.built_from,
     )
-    config.vgis_report_paths = paths  # type: ignore[attr-defined]
