@@ -110,17 +110,31 @@ arrow::Status WaitReadable(int fd) {
   }
 }
 
-// An unbuffered, counting input stream over a non-blocking FIFO read end:
-// reads exactly what the IPC reader asks for, waiting (poll) when empty.
-class FifoInputStream : public arrow::io::InputStream {
+// One end of a FIFO as an Arrow stream: its descriptor, the bytes it has moved, and the
+// FileInterface bookkeeping both directions share (Close does not close the descriptor).
+template <typename Stream>
+class FifoEnd : public Stream {
  public:
-  explicit FifoInputStream(int fd) : fd_(fd) {}
+  explicit FifoEnd(int fd) : fd_(fd) {}
   arrow::Status Close() override {
     closed_ = true;
     return arrow::Status::OK();
   }
   bool closed() const override { return closed_; }
   arrow::Result<int64_t> Tell() const override { return count_; }
+  int64_t count() const { return count_; }
+
+ protected:
+  int fd_;
+  int64_t count_ = 0;
+  bool closed_ = false;
+};
+
+// An unbuffered, counting input stream over a non-blocking FIFO read end:
+// reads exactly what the IPC reader asks for, waiting (poll) when empty.
+class FifoInputStream : public FifoEnd<arrow::io::InputStream> {
+ public:
+  using FifoEnd::FifoEnd;
   arrow::Result<int64_t> Read(int64_t nbytes, void* out) override {
     auto* dst = static_cast<uint8_t*>(out);
     int64_t got = 0;
@@ -145,24 +159,12 @@ class FifoInputStream : public arrow::io::InputStream {
     if (got < nbytes) ARROW_RETURN_NOT_OK(buffer->Resize(got));
     return std::shared_ptr<arrow::Buffer>(std::move(buffer));
   }
-  int64_t count() const { return count_; }
-
- private:
-  int fd_;
-  int64_t count_ = 0;
-  bool closed_ = false;
 };
 
 // A counting output stream over a blocking FIFO write end.
-class FifoOutputStream : public arrow::io::OutputStream {
+class FifoOutputStream : public FifoEnd<arrow::io::OutputStream> {
  public:
-  explicit FifoOutputStream(int fd) : fd_(fd) {}
-  arrow::Status Close() override {
-    closed_ = true;
-    return arrow::Status::OK();
-  }
-  bool closed() const override { return closed_; }
-  arrow::Result<int64_t> Tell() const override { return count_; }
+  using FifoEnd::FifoEnd;
   arrow::Status Write(const void* data, int64_t nbytes) override {
     const auto* src = static_cast<const uint8_t*>(data);
     int64_t done = 0;
@@ -177,12 +179,6 @@ class FifoOutputStream : public arrow::io::OutputStream {
     count_ += nbytes;
     return arrow::Status::OK();
   }
-  int64_t count() const { return count_; }
-
- private:
-  int fd_;
-  int64_t count_ = 0;
-  bool closed_ = false;
 };
 
 void Check(const arrow::Status& st, const char* kind, const std::string& what) {

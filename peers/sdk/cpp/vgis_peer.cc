@@ -120,6 +120,12 @@ void WriteBatchFile(const std::string& path, const BatchPtr& batch) {
   if (!st.ok()) fail(st);
 }
 
+// An answer that carries a batch: the batch goes to the request's out file, its metadata into the answer.
+void AnswerBatch(const std::string& path, const BatchPtr& batch, const Metadata& md, Json* out) {
+  WriteBatchFile(path, batch);
+  (*out)["metadata"] = MetadataJson(md);
+}
+
 BatchPtr EmptyBatch(const SchemaPtr& schema) {
   auto made = arrow::RecordBatch::MakeEmpty(schema);
   if (!made.ok()) throw Error::Of(kind::kInternal, "-", "cannot make an empty batch: " + made.status().ToString());
@@ -370,9 +376,8 @@ class Loop {
       BatchPtr given = BatchOrEmpty(req, "batch");
       std::string path = req.Str("out");
       Resolution res = seg.Resolve(given, req.Meta());
-      WriteBatchFile(path, res.batch);
+      AnswerBatch(path, res.batch, res.metadata, out);
       (*out)["pointer"] = res.release_offset.has_value();
-      (*out)["metadata"] = MetadataJson(res.metadata);
       (*out)["release_offset"] = OptU64(res.release_offset);
       return;
     }
@@ -414,8 +419,7 @@ class Loop {
       BatchFile file = req.File("schema");
       std::string path = req.Str("out");
       PointerBatch made = backend_.MakePointer(file.schema, offset, length);
-      WriteBatchFile(path, made.batch);
-      (*out)["metadata"] = MetadataJson(made.metadata);
+      AnswerBatch(path, made.batch, made.metadata, out);
       return;
     }
     if (op == "maybe_write") {
@@ -423,9 +427,8 @@ class Loop {
       BatchPtr given = BatchOrEmpty(req, "batch");
       std::string path = req.Str("out");
       MaybeWritten res = seg.MaybeWrite(given, req.Meta());
-      WriteBatchFile(path, res.batch);
+      AnswerBatch(path, res.batch, res.metadata, out);
       (*out)["pointer"] = res.pointer;
-      (*out)["metadata"] = MetadataJson(res.metadata);
       return;
     }
     if (op == "advertise") {
