@@ -109,6 +109,23 @@ func Metadata(batch arrow.RecordBatch) map[string]string {
 	return out
 }
 
+// segmentBatchOut is the start of the ops that answer a batch: the request's segment, its
+// batch file, and an out file to write the answer's batch to, checked before anything runs.
+func (p *peer) segmentBatchOut(req *Request, op string) (Segment, arrow.RecordBatch, error) {
+	seg, err := p.open(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	if req.Out == nil {
+		return nil, nil, Errorf(BadRequest, "%s needs out", op)
+	}
+	batch, err := p.batchArg(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	return seg, batch, nil
+}
+
 // batchArg reads the request's batch file; a file without a batch yields a
 // zero-row batch of its schema.
 func (p *peer) batchArg(req *Request) (arrow.RecordBatch, error) {

@@ -413,14 +413,7 @@ func (p *peer) opWrite(req *Request) (Result, error) {
 }
 
 func (p *peer) opResolve(req *Request) (Result, error) {
-	seg, err := p.open(req)
-	if err != nil {
-		return nil, err
-	}
-	if req.Out == nil {
-		return nil, Errorf(BadRequest, "resolve needs out")
-	}
-	batch, err := p.batchArg(req)
+	seg, batch, err := p.segmentBatchOut(req, "resolve")
 	if err != nil {
 		return nil, err
 	}
@@ -546,14 +539,7 @@ func (p *peer) opMakePointer(req *Request) (Result, error) {
 }
 
 func (p *peer) opMaybeWrite(req *Request) (Result, error) {
-	seg, err := p.open(req)
-	if err != nil {
-		return nil, err
-	}
-	if req.Out == nil {
-		return nil, Errorf(BadRequest, "maybe_write needs out")
-	}
-	batch, err := p.batchArg(req)
+	seg, batch, err := p.segmentBatchOut(req, "maybe_write")
 	if err != nil {
 		return nil, err
 	}
