@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,22 +21,28 @@ from vgis.segment import Segment
 from vgis_conformance import fixtures
 from vgis_conformance.fixtures import (
     FIXTURES_DIR,
+    Difference,
     HeaderCase,
     IpcCase,
     PointerCase,
     apply_op,
     check,
+    describe_drift,
     header_cases,
     ipc_cases,
     leftover_segments,
     main,
     pointer_cases,
+    recorded_pyarrow,
+    split_drift,
 )
+from vgis_conformance.fixtures.framework import kind_of
 
 GOLDEN = (
     "5647495301000000004000000000000002000000000000000000010000000000640000000000000000010100000000003200000000000000"
 )
-SPEC = Path(__file__).resolve().parents[1] / "docs" / "SPEC.md"
+KIT = Path(__file__).resolve().parents[1]
+SPEC = KIT / "docs" / "SPEC.md"
 REQUIRED_HEADER_CASES = {
     "empty",
     "golden-two-entry",
@@ -69,23 +76,98 @@ def _ids(cases: list[HeaderCase] | list[IpcCase] | list[PointerCase]) -> list[st
 
 
 def test_regenerating_reproduces_every_file() -> None:
-    assert check() == []
+    """Under the pinned pyarrow every file is reproduced; under another, changed Arrow bytes are a finding."""
+    failures, drift = split_drift(check())
+    assert failures == []
+    if drift:
+        pytest.xfail(describe_drift(drift))
 
 
 def test_regenerate_removes_stale_files_and_keeps_readme(tmp_path: Path) -> None:
     (tmp_path / "header").mkdir()
     (tmp_path / "header" / "stale.hex").write_text("00\n")
     (tmp_path / "README.md").write_text("kept\n")
-    assert main(["--regenerate", "--root", str(tmp_path)]) == 0
+    assert main(["regenerate", "--root", str(tmp_path)]) == 0
     assert not (tmp_path / "header" / "stale.hex").exists()
     assert (tmp_path / "README.md").read_text() == "kept\n"
     assert fixtures.owned_files(tmp_path) == fixtures.owned_files(FIXTURES_DIR)
+    assert check(tmp_path) == [], "a tree regenerated from nothing (adversarial included) does not check clean"
 
 
 def test_main_needs_a_mode(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
-    assert main(["--regenerate", "--check"]) == 2
+    assert main(["regenerate", "check"]) == 2
+    assert main(["--regenerate"]) == 2, "the old flags are gone: the actions are subcommands"
     capsys.readouterr()
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A copy of the checked-in fixtures to break."""
+    shutil.copytree(FIXTURES_DIR, tmp_path / "fixtures")
+    return tmp_path / "fixtures"
+
+
+def test_check_fails_on_a_stale_missing_or_changed_file(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tree / "header" / "stale.hex").write_text("00\n")
+    (tree / "adversarial" / "names" / "stale.json").write_text("{}\n")
+    (tree / "pointer" / "plain.json").unlink()
+    (tree / "adversarial" / "headers" / "padding-ff.json").unlink()
+    region = tree / "ipc" / "signed-ints.region"
+    data = region.read_bytes()
+    region.write_bytes(data[:100] + bytes([data[100] ^ 0xFF]) + data[101:])
+    problems = {d.path: d.problem.split()[0] for d in check(tree)}
+    assert problems == {
+        "header/stale.hex": "stale",
+        "adversarial/names/stale.json": "stale",
+        "pointer/plain.json": "missing",
+        "adversarial/headers/padding-ff.json": "missing",
+        "ipc/signed-ints.region": "differs",
+    }, "pointer and adversarial fixtures are built from the fresh ipc bytes, not from the changed file"
+    assert main(["check", "--root", str(tree)]) == 1
+    assert "5 fixture file(s) differ" in capsys.readouterr().err
+
+
+def test_check_passes_with_an_adopted_fixture(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recipe = tree.parent / "machine-a-to-b.json"
+    ops = [["allocate", 100], ["allocate", 200], ["free", 65_536], ["allocate", 50]]
+    recipe.write_text(
+        json.dumps({"name": "machine-a-to-b", "segment_size": 65_536 + 4_096, "ops": ops, "clauses": ["ALLOC-1"]})
+    )
+    assert main(["adopt", str(recipe), "--root", str(tree), "--name", "adopted-gap"]) == 0
+    assert (tree / "adopted" / "adopted-gap.json").is_file()
+    (case,) = [c for c in header_cases(tree) if c.name == "adopted-gap"]
+    assert case.results == [65_536, 65_636, None, 65_536] and "ALLOC-1" in case.clauses
+    assert check(tree) == []
+    assert main(["check", "--root", str(tree)]) == 0
+    assert "fixtures are up to date" in capsys.readouterr().err
+    (tree / "header" / "adopted-gap.hex").unlink()
+    assert [str(d) for d in check(tree)] == ["header/adopted-gap.hex: missing (the generator writes it)"]
+    (tree / "adopted" / "adopted-gap.json").unlink()
+    assert {str(d).split(" (")[0] for d in check(tree)} == {"header/adopted-gap.json: stale", "manifest.json: differs"}
+
+
+def test_manifest_records_the_pinned_pyarrow() -> None:
+    pins = re.findall(r"^pyarrow==(\S+)$", (KIT / "constraints.txt").read_text(), re.MULTILINE)
+    assert pins == [recorded_pyarrow()], "constraints.txt pins another pyarrow than the one that made fixtures/"
+
+
+def test_another_pyarrow_turns_changed_arrow_bytes_into_drift() -> None:
+    recorded = recorded_pyarrow()
+    assert recorded is not None
+    changed = [
+        Difference("ipc/strings.region", "differs (...)", arrow_made=True),
+        Difference("adversarial/regions/stream-zeros.json", "differs (...)", arrow_made=True),
+        Difference("header/empty.hex", "differs (...)", arrow_made=False),
+        Difference("ipc/new.json", "missing (the generator writes it)", arrow_made=True),
+    ]
+    assert split_drift(changed, running=recorded) == (changed, [])
+    failures, drift = split_drift(changed, running="99.0.0")
+    assert [d.path for d in drift] == ["ipc/strings.region", "adversarial/regions/stream-zeros.json"]
+    assert [d.path for d in failures] == ["header/empty.hex", "ipc/new.json"]
+    message = describe_drift(drift, running="99.0.0")
+    assert f"pyarrow {recorded}" in message and "pyarrow 99.0.0" in message and "ipc/strings.region" in message
+    assert fixtures.arrow_drift(running="99.0.0") is not None and fixtures.arrow_drift(running=recorded) is None
 
 
 def test_fixtures_folder_stays_small() -> None:
@@ -107,7 +189,8 @@ def test_manifest_lists_every_file_with_its_hash() -> None:
     assert isinstance(entries, list)
     paths = [e["path"] for e in entries]
     assert paths == sorted(paths)
-    assert set(paths) == set(fixtures.owned_files(FIXTURES_DIR)) - {"manifest.json"}
+    listed = {p for p in fixtures.owned_files(FIXTURES_DIR) if (kind := kind_of(p)) is not None and kind.in_manifest}
+    assert set(paths) == listed and {p.split("/")[0] for p in listed} == {"header", "ipc", "pointer"}
     for entry in entries:
         data = (FIXTURES_DIR / entry["path"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry["path"]
@@ -259,3 +342,11 @@ def test_pointer_points_at_its_data_case(case: PointerCase) -> None:
     assert case.batch.schema.equals(data.batch.schema, check_metadata=True)
     assert int(case.metadata[LENGTH_KEY]) == len(data.region)
     assert int(case.metadata[OFFSET_KEY]) >= 65_536
+
+
+def test_a_golden_byte_comparison_names_both_arrows_when_they_differ() -> None:
+    recorded = recorded_pyarrow()
+    assert fixtures.byte_drift_note("ipc/strings.region", "pyarrow", recorded) == ""
+    assert fixtures.byte_drift_note("ipc/strings.region", "arrow-rs", None) == ""
+    note = fixtures.byte_drift_note("ipc/strings.region", "arrow-cpp", "99.0.0")
+    assert "ipc/strings.region" in note and f"pyarrow {recorded}" in note and "arrow-cpp 99.0.0" in note

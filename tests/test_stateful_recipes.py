@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from vgis.header import HEADER_SIZE
-from vgis_conformance.fixtures import header_cases
-from vgis_conformance.stateful import adopt, adopt_main, placement_problem, replay
+from vgis_conformance.fixtures import check, header_cases, main
+from vgis_conformance.fixtures.framework import adopt
+from vgis_conformance.stateful import placement_problem, replay
 
 KIT = Path(__file__).resolve().parents[1]
 PEER = KIT / "tests" / "broken_peers" / "peer.py"
@@ -72,11 +73,12 @@ def test_recipe_adopts_as_header_fixture(recipes: list[Path], tmp_path: Path) ->
     table_only = [p for p, d in docs.items() if all(op[0] not in ("write", "resolve") for op in d["ops"])]
     assert table_only, "last-fit shows on allocate alone; expected a recipe without writes"
     doc = json.loads(table_only[0].read_text())
-    assert adopt_main(["--adopt", str(table_only[0]), "--root", str(tmp_path), "--name", "adopted-last-fit"]) == 0
+    assert main(["adopt", str(table_only[0]), "--root", str(tmp_path), "--name", "adopted-last-fit"]) == 0
     cases = {c.name: c for c in header_cases(tmp_path)}
     case = cases["adopted-last-fit"]
     assert case.ops == doc["ops"] and case.results == doc["results"] and case.expected_hex == doc["expected_hex"]
     assert case.segment_size == doc["segment_size"] and "ALLOC-1" in case.clauses
+    assert check(tmp_path) == [], "fixtures check calls an adopted fixture stale"
 
 
 def test_adopt_refuses_writes_and_rejections(tmp_path: Path) -> None:
@@ -89,7 +91,7 @@ def test_adopt_refuses_writes_and_rejections(tmp_path: Path) -> None:
     rejected.write_text(json.dumps({**base, "ops": [["free", 1]], "results": [{"error": "no_allocation"}]}))
     with pytest.raises(ValueError, match="rejects"):
         adopt(rejected, tmp_path / "fx")
-    assert not (tmp_path / "fx" / "header").exists()
+    assert not (tmp_path / "fx" / "header").exists() and not (tmp_path / "fx" / "adopted").exists()
 
 
 def test_write_placement_is_first_fit_for_some_reservation() -> None:

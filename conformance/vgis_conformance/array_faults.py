@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from vgis.framing import walk
-from vgis_conformance.fixtures import stream_bytes
+from vgis_conformance.fixtures.ipc import stream_bytes
 
 ROWS = 291
 """Rows of the patched columns: a length no buffer offset or other field node of those batches shares."""

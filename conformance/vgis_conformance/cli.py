@@ -196,14 +196,13 @@ def cmd_cache(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_fixtures(args: argparse.Namespace, extra: list[str]) -> int:
-    """Delegate to the fixtures generator."""
-    from vgis_conformance import fixtures
+    """Regenerate, check or adopt fixtures (vgis_conformance.fixtures.command)."""
+    from vgis_conformance.fixtures.command import run
 
-    if any(a == "--adopt" or a.startswith("--adopt=") for a in extra):
-        from vgis_conformance.stateful import adopt_main  # a stateful recipe becomes a header fixture
-
-        return adopt_main(extra)
-    return fixtures.main(extra)
+    if extra:
+        print(f"vgis-conformance fixtures: unrecognized arguments: {' '.join(extra)}")
+        return 2
+    return run(args)
 
 
 def cmd_bench(args: argparse.Namespace, extra: list[str]) -> int:
@@ -283,7 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_argument(known)
     cache = sub.add_parser("cache", help="list or remove the peers built in the cache (VGIS_CACHE_DIR)")
     cache.add_argument("action", choices=["list", "clean"])
-    sub.add_parser("fixtures", help="regenerate or check the golden fixtures (--regenerate / --check / --adopt RECIPE)")
+    from vgis_conformance.fixtures.command import add_arguments as fixtures_arguments
+
+    fixtures_arguments(sub.add_parser("fixtures", help="regenerate, check or adopt the golden fixtures"))
     from vgis_conformance.bench import add_arguments as bench_arguments
 
     bench_arguments(sub.add_parser("bench", help="throughput benchmarks (benchmarks/out/) and the harness's own speed"))

@@ -19,8 +19,8 @@ FRAME-3); then it adopts that entry.
 Every step is recorded. When a run fails, the shrunk failing example is
 written as a *recipe* in the format of ``fixtures/header/*.json`` (plus the
 peers' observations), replayable with :func:`replay` and adoptable as a
-header fixture with ``vgis-conformance fixtures --adopt FILE`` (table
-operations only; see :func:`adopt`).
+header fixture with ``vgis-conformance fixtures adopt FILE`` (table
+operations only; see ``vgis_conformance.fixtures.adopted``).
 
 Generated inputs stay in the spec's valid space, and behaviour a peer's
 known-failures file already lists is withheld from that peer
@@ -29,7 +29,6 @@ known-failures file already lists is withheld from that peer
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from collections.abc import Callable, Iterable, Mapping
@@ -48,15 +47,7 @@ from vgis.header import HEADER_SIZE, decode, meaningful_length, read_entries, wr
 from vgis.pointer import LENGTH_KEY, OFFSET_KEY, SOURCE_KEY, empty_batch
 from vgis_conformance import memory, strategies
 from vgis_conformance.checks import changed_outside, check_region, written_entry
-from vgis_conformance.fixtures import (
-    BASE_CLAUSES,
-    FIXTURES_DIR,
-    HeaderRecipe,
-    _clause_key,
-    apply_op,
-    dump_json,
-    run_recipe,
-)
+from vgis_conformance.fixtures import BASE_CLAUSES, apply_op, clause_key, dump_json
 from vgis_conformance.header_diff import header_mismatch
 from vgis_conformance.kit import Kit, Seg
 from vgis_conformance.peer import Peer, save_batch
@@ -222,7 +213,7 @@ def write_recipe(record: Record, directory: Path, case: str, failure: str) -> Pa
         "ops": ops,
         "expected": expected.to_json(),
         "results": [s.expected for s in record.steps],
-        "clauses": sorted({*BASE_CLAUSES, *CLAUSES}, key=_clause_key),
+        "clauses": sorted({*BASE_CLAUSES, *CLAUSES}, key=clause_key),
         "expected_hex": record.expected_hex,
         "peers": {"producer": record.producer, "consumer": record.consumer},
         "actors": [s.actor for s in record.steps],
@@ -263,88 +254,6 @@ def replay(recipe: Mapping[str, Any]) -> tuple[list[Any], bytes]:
         value, error = model.run(list(op))
         results.append({"error": error} if error else value)
     return results, model.header_bytes()
-
-
-# --- adoption as a header fixture ---------------------------------------------------------------------------
-
-
-def adopt(recipe_path: Path, root: Path = FIXTURES_DIR, name: str | None = None) -> list[Path]:
-    """Copy a recipe into ``root/header`` as a regression fixture (``<name>.json`` and ``.hex``).
-
-    Header fixtures hold table operations that all succeed, so a recipe with a write op or an op the
-    reference rejects is refused (ValueError). The ops are re-run on a real reference segment, which
-    decides ``results`` and ``expected``, exactly as the generator does.
-    """
-    doc = json.loads(recipe_path.read_text(encoding="utf-8"))
-    ops = [list(op) for op in doc["ops"]]
-    writes = [op for op in ops if op and op[0] in ("write", "resolve")]
-    if writes:
-        raise ValueError(
-            f"{recipe_path}: {len(writes)} write/resolve op(s); header fixtures hold table "
-            "operations only (replay the recipe with vgis_conformance.stateful.replay instead)"
-        )
-    results, _ = replay(doc)
-    rejected = [(op, r) for op, r in zip(ops, results, strict=True) if isinstance(r, dict)]
-    if rejected:
-        raise ValueError(f"{recipe_path}: the reference rejects {rejected}; header fixtures hold only ops that succeed")
-    case = name or str(doc["name"])
-    clauses = tuple(
-        sorted({*BASE_CLAUSES, *(c for c in doc.get("clauses", ()) if c.startswith("ALLOC"))}, key=_clause_key)
-    )
-    recipe = HeaderRecipe(
-        case,
-        str(doc.get("description", "adopted stateful recipe")),
-        int(doc["segment_size"]),
-        tuple(tuple(op) for op in ops),
-        clauses,
-    )
-    got, raw, expected = run_recipe(recipe)
-    out = root / "header"
-    out.mkdir(parents=True, exist_ok=True)
-    hex_path, json_path = out / f"{case}.hex", out / f"{case}.json"
-    hex_path.write_text(raw.hex() + "\n", encoding="ascii")
-    json_path.write_text(
-        dump_json(
-            {
-                "name": case,
-                "description": recipe.description,
-                "segment_size": recipe.segment_size,
-                "ops": ops,
-                "expected": expected,
-                "results": got,
-                "clauses": list(clauses),
-            }
-        )
-        + "\n",
-        encoding="utf-8",
-    )
-    return [json_path, hex_path]
-
-
-def adopt_main(argv: list[str]) -> int:
-    """``vgis-conformance fixtures --adopt FILE [--name NAME] [--root DIR]``."""
-    parser = argparse.ArgumentParser(
-        prog="vgis-conformance fixtures --adopt", description="copy a stateful recipe into fixtures/header/"
-    )
-    parser.add_argument("--adopt", type=Path, required=True, metavar="FILE")
-    parser.add_argument("--name", default=None, help="fixture name (default: the recipe's)")
-    parser.add_argument("--root", type=Path, default=FIXTURES_DIR, help="fixtures folder (default: %(default)s)")
-    args = parser.parse_args(argv)
-    try:
-        written = adopt(args.adopt, args.root, args.name)
-    except (ValueError, KeyError, OSError) as exc:
-        print(f"cannot adopt: {exc}")
-        return 1
-    for path in written:
-        print(f"wrote {path}")
-    doc = json.loads(written[0].read_text(encoding="utf-8"))
-    ops = ", ".join(f"({', '.join(json.dumps(v) for v in op)},)" for op in doc["ops"])
-    print(
-        "to keep `fixtures --check` clean, add to HEADER_RECIPES in conformance/vgis_conformance/fixtures.py:\n"
-        f'    _recipe("{doc["name"]}", {json.dumps(doc["description"])}, {doc["segment_size"]}, '
-        f'[{ops}], "ALLOC-1"),'
-    )
-    return 0
 
 
 # --- the machine -------------------------------------------------------------------------------------------
