@@ -3,38 +3,9 @@
 
 use std::fmt;
 
-/// The protocol's error kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    BadHeader,
-    BadName,
-    OutOfBounds,
-    BadPointer,
-    NoAllocation,
-    IpcError,
-    SchemaMismatch,
-    BadRequest,
-    Unsupported,
-    Internal,
-}
-
-impl Kind {
-    /// The protocol's spelling of the kind.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::BadHeader => "bad_header",
-            Kind::BadName => "bad_name",
-            Kind::OutOfBounds => "out_of_bounds",
-            Kind::BadPointer => "bad_pointer",
-            Kind::NoAllocation => "no_allocation",
-            Kind::IpcError => "ipc_error",
-            Kind::SchemaMismatch => "schema_mismatch",
-            Kind::BadRequest => "bad_request",
-            Kind::Unsupported => "unsupported",
-            Kind::Internal => "internal",
-        }
-    }
-}
+/// The protocol's error kinds, as the peer SDK (peers/sdk/rust) spells them:
+/// every rejection of the port is answered with its kind unchanged.
+pub use vgis_peer::Kind;
 
 /// A rejection: its kind, the spec clause (or "-"), and a message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,9 +6,8 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use vgis::pointer::{self, Metadata};
 use vgis::{Segment, VgisError, ARROW_VERSION};
-use vgis_peer::{
-    manifest_capabilities, Backend, Error, Info, Kind, MaybeWritten, Resolution, Result,
-};
+use vgis_peer::{manifest_capabilities, Backend, Error, Info, Kind, MaybeWritten};
+use vgis_peer::{PointerBatch, Resolution, Result};
 
 /// WRITE-5: this writer has no size gate.
 const MIN_BATCH_BYTES: usize = 0;
@@ -66,7 +65,7 @@ impl Backend for Port {
         schema: &SchemaRef,
         offset: u64,
         length: u64,
-    ) -> Result<(RecordBatch, Metadata)> {
+    ) -> Result<PointerBatch> {
         Ok(pointer::make_pointer(schema, offset, length)?)
     }
 
@@ -76,9 +75,7 @@ impl Backend for Port {
 
     /// The port's rejections carry their kind; anything else is internal.
     fn classify(&self, _op: &str, error: &(dyn std::error::Error + 'static)) -> Error {
-        let kind = error
-            .downcast_ref::<VgisError>()
-            .and_then(|e| Kind::parse(e.kind.as_str()));
+        let kind = error.downcast_ref::<VgisError>().map(|e| e.kind);
         Error::new(kind.unwrap_or(Kind::Internal), error.to_string())
     }
 }

@@ -37,7 +37,7 @@ use vgi_rpc::wire;
 use vgi_rpc::RpcError;
 use vgis_peer::shm::object_size;
 use vgis_peer::{bad_request, bench_resolve_replacing, Backend, Error, Info, Kind, Metadata};
-use vgis_peer::{manifest_capabilities, MaybeWritten, Resolution, Result};
+use vgis_peer::{manifest_capabilities, MaybeWritten, PointerBatch, Resolution, Result};
 
 /// The pinned crate version (checked against Cargo.lock by a unit test), or the
 /// release build.py built against (`--peer vgi-rpc-rust@VERSION`, a checkout).
@@ -120,7 +120,7 @@ impl Backend for Crate {
         schema: &SchemaRef,
         offset: u64,
         length: u64,
-    ) -> Result<(RecordBatch, Metadata)> {
+    ) -> Result<PointerBatch> {
         let (batch, md) = shm::make_shm_pointer_batch(schema, offset, length as usize)?;
         Ok((batch, md.into_iter().collect()))
     }

@@ -54,6 +54,9 @@ impl Info {
     }
 }
 
+/// A zero-row pointer batch and its metadata (`make_pointer`).
+pub type PointerBatch = (RecordBatch, Metadata);
+
 /// What `resolve` found.
 pub struct Resolution {
     /// The resolved batch, or the input unchanged.
@@ -90,7 +93,7 @@ pub trait Backend {
         _schema: &SchemaRef,
         _offset: u64,
         _length: u64,
-    ) -> Result<(RecordBatch, Metadata)> {
+    ) -> Result<PointerBatch> {
         Err(unsupported("make_pointer"))
     }
 

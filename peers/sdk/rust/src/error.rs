@@ -22,32 +22,21 @@ pub enum Kind {
     Internal,
 }
 
-const KINDS: [(Kind, &str); 10] = [
-    (Kind::BadHeader, "bad_header"),
-    (Kind::BadName, "bad_name"),
-    (Kind::OutOfBounds, "out_of_bounds"),
-    (Kind::BadPointer, "bad_pointer"),
-    (Kind::NoAllocation, "no_allocation"),
-    (Kind::IpcError, "ipc_error"),
-    (Kind::SchemaMismatch, "schema_mismatch"),
-    (Kind::BadRequest, "bad_request"),
-    (Kind::Unsupported, "unsupported"),
-    (Kind::Internal, "internal"),
-];
-
 impl Kind {
     /// The protocol's spelling.
     pub fn as_str(self) -> &'static str {
-        KINDS
-            .iter()
-            .find(|(k, _)| *k == self)
-            .map_or("internal", |(_, s)| s)
-    }
-
-    /// The kind spelled `name`, for a library whose errors carry the
-    /// protocol's spelling; `None` for any other word.
-    pub fn parse(name: &str) -> Option<Kind> {
-        KINDS.iter().find(|(_, s)| *s == name).map(|(k, _)| *k)
+        match self {
+            Kind::BadHeader => "bad_header",
+            Kind::BadName => "bad_name",
+            Kind::OutOfBounds => "out_of_bounds",
+            Kind::BadPointer => "bad_pointer",
+            Kind::NoAllocation => "no_allocation",
+            Kind::IpcError => "ipc_error",
+            Kind::SchemaMismatch => "schema_mismatch",
+            Kind::BadRequest => "bad_request",
+            Kind::Unsupported => "unsupported",
+            Kind::Internal => "internal",
+        }
     }
 }
 

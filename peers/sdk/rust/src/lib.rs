@@ -28,7 +28,7 @@ mod serve;
 pub mod shm;
 pub mod timing;
 
-pub use backend::{Backend, Info, MaybeWritten, Resolution, Segment};
+pub use backend::{Backend, Info, MaybeWritten, PointerBatch, Resolution, Segment};
 pub use error::{bad_request, internal, unsupported, Error, Kind, Result};
 pub use files::{read_file, write_file};
 pub use manifest::manifest_capabilities;
