@@ -23,12 +23,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from vgis.framing import decode_region
-from vgis.header import HEADER_SIZE, MAX_ALLOCS
+from vgis.header import HEADER_SIZE, MAX_ALLOCS, decode, meaningful_length
 from vgis.pointer import LENGTH_KEY, OFFSET_KEY, empty_batch
 from vgis_conformance import memory
 from vgis_conformance.adversarial import Case, load_cases
-from vgis_conformance.checks import check_inside_region
+from vgis_conformance.checks import changed_outside, check_inside_region, check_region, written_entry
 from vgis_conformance.fixtures import ipc_cases, read_stream
 from vgis_conformance.header_diff import header_mismatch
 from vgis_conformance.kit import Kit
@@ -54,14 +53,12 @@ LEN = LENGTH_KEY.decode()
 
 def listed(header: bytes) -> list[tuple[int, int]]:
     """Slots 0..min(num_allocs, 4,094) of a full header: the entries ALLOC-8 protects."""
-    count = min(struct.unpack_from("<I", header, 16)[0], MAX_ALLOCS)
-    flat = struct.unpack_from(f"<{2 * count}Q", header, 24)
-    return list(zip(flat[0::2], flat[1::2]))
+    return list(decode(header).entries)
 
 
 def meaningful(header: bytes) -> bytes:
     """HDR-9's meaningful bytes, the slot count clamped to the table."""
-    return header[: 24 + 16 * min(struct.unpack_from("<I", header, 16)[0], MAX_ALLOCS)]
+    return header[: meaningful_length(decode(header).num_allocs)]
 
 
 def check_range(offset: int, size: int, total: int, entries: list[tuple[int, int]], what: str) -> None:
@@ -106,17 +103,12 @@ def make_raw(name: str, size: int, mode: int = 0o600) -> None:
 
 
 def plant_table(m: memory.Mapping, table: dict[str, Any]) -> None:
-    """Write the recipe's table straight into the header, as a buggy peer might have."""
-    entries = [tuple(e) for e in table.get("entries", [])]
+    """Plant the recipe's table: its entries, a run of equal entries, stale slots and a num_allocs override."""
+    entries = [(int(o), int(n)) for o, n in table.get("entries", [])]
     run = table.get("run")
     if run is not None:
         entries += [(run["start"] + i * run["length"], run["length"]) for i in range(run["count"])]
-    slots = entries + [tuple(e) for e in table.get("stale", [])]
-    if slots:
-        flat = [v for e in slots for v in e]
-        m.write(24, struct.pack(f"<{len(flat)}Q", *flat))
-    count = table.get("count")
-    m.write(16, struct.pack("<I", len(entries) if count is None else count))
+    m.plant_table(entries, table.get("count"), [(int(o), int(n)) for o, n in table.get("stale", [])])
 
 
 def setup_target(case: Case, peer: Peer, kit: Kit) -> Target:
@@ -136,7 +128,7 @@ def setup_target(case: Case, peer: Peer, kit: Kit) -> Target:
             target.mapping = memory.Mapping(name)
         if by == "harness":
             assert target.mapping is not None
-            target.mapping.write(0, struct.pack("<4sIQII", b"VGIS", 1, size - HEADER_SIZE, 0, 0))
+            target.mapping.write(0, memory.fresh_header(size))
     m = target.mapping
     if m is not None and size >= HEADER_SIZE:
         m.fill_data()
@@ -243,15 +235,14 @@ class Runner:
         """Every data byte outside ``allowed`` (absolute range) keeps its value (canary or planted)."""
         if before == after:
             return
-        lo, hi = (allowed[0] - HEADER_SIZE, allowed[1] - HEADER_SIZE) if allowed else (0, 0)
-        for start, stop in ((0, lo), (hi, len(before))):
-            if before[start:stop] != after[start:stop]:
-                first = next(i for i in range(start, stop) if before[i] != after[i])
-                raise AssertionError(
-                    f"{where} wrote data byte {first + HEADER_SIZE} outside its own entry"
-                    f"{f' [{allowed[0]}, {allowed[1]})' if allowed else ''}: "
-                    f"{before[first : first + 8].hex()} -> {after[first : first + 8].hex()}"
-                )
+        changed = changed_outside(after, allowed, before)
+        if changed is not None:
+            first = changed - HEADER_SIZE
+            raise AssertionError(
+                f"{where} wrote data byte {changed} outside its own entry"
+                f"{f' [{allowed[0]}, {allowed[1]})' if allowed else ''}: "
+                f"{before[first : first + 8].hex()} -> {after[first : first + 8].hex()}"
+            )
 
     def perform(
         self, op: str, step: dict[str, Any], header: bytes
@@ -331,15 +322,10 @@ class Runner:
                 assert meaningful(t.header()) == meaningful(header), "WRITE-6: a write that did not fit left an entry"
                 return "", {"outcome": "null"}, released_reservation(header, data_before, t.data(), t.size)
             offset, length = int(result["offset"]), int(result["length"])
-            mine = [e for e in listed(t.header()) if e[0] == offset and e not in listed(header)]
-            assert mine, f"WRITE-1: the region at {offset} is not in a new entry; table {listed(t.header())}"
-            entry = mine[0]
+            entry = written_entry(listed(header), listed(t.header()), offset, length)
             check_range(entry[0], entry[1], t.size, listed(header), "write's entry")
-            assert 1 <= length <= entry[1], f"WRITE-1: region length {length} does not fit its entry {entry}"
             region = t.mapping.read(offset, length) if t.mapping else b""
-            batch = written_batch(self.case, step)
-            decoded = decode_region(pa.py_buffer(region), batch.schema)
-            assert decoded.equals(batch), "the written region does not decode to the batch"
+            check_region(region, written_batch(self.case, step), framing=False)
             return "", {"outcome": "written"}, (entry[0], entry[0] + entry[1])
         if op == "read":
             return self.read(step)
