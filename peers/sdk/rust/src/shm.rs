@@ -54,16 +54,8 @@ pub struct Mapping {
 impl Mapping {
     pub fn open(name: &str, size: usize) -> Result<Mapping> {
         let fd = open_object(name, libc::O_RDWR)?;
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                size,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
+        let (prot, flags) = (libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED);
+        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), size, prot, flags, fd.as_raw_fd(), 0) };
         if ptr == libc::MAP_FAILED {
             return Err(internal(format!(
                 "cannot map {name:?}: {}",
