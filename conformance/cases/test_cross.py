@@ -14,10 +14,8 @@ from vgis_conformance import memory
 from vgis_conformance.checks import check_write
 from vgis_conformance.fixtures import IpcCase, ipc_cases
 from vgis_conformance.header_diff import header_mismatch
-from vgis_conformance.kit import Kit, ok
+from vgis_conformance.kit import Kit, ok, release, resolve_at
 from vgis_conformance.peer import Peer
-
-from .test_framing import release, resolve_at
 
 CASES = ipc_cases()
 SIZE = HEADER_SIZE + (12 << 20)

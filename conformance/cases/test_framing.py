@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import pyarrow as pa
 import pytest
 
 from vgis.header import HEADER_SIZE
-from vgis.pointer import LENGTH_KEY, OFFSET_KEY, SOURCE_KEY, empty_batch
+from vgis.pointer import SOURCE_KEY
 from vgis_conformance.checks import BYTE_EXACT_LIBRARIES, check_write, first_difference
 from vgis_conformance.fixtures import IpcCase, byte_drift_note, ipc_cases
-from vgis_conformance.kit import Kit, Seg, ok
+from vgis_conformance.kit import Kit, ok, release, resolve_at
 from vgis_conformance.outcomes import NA_PREFIX
 from vgis_conformance.peer import Peer
 
@@ -22,26 +21,6 @@ PARAMS = [
 
 def size_for(case: IpcCase) -> int:
     return HEADER_SIZE + max(1 << 20, 3 * len(case.region))
-
-
-def resolve_at(
-    kit: Kit, peer: Peer, seg: Seg, schema: pa.Schema, offset: int, length: int, extra: dict[str, str] | None = None
-) -> tuple[pa.RecordBatch, dict[str, object]]:
-    """Have ``peer`` resolve a pointer to ``(offset, length)``; returns the batch and the answer."""
-    metadata = {**(extra or {}), OFFSET_KEY.decode(): str(offset), LENGTH_KEY.decode(): str(length)}
-    out = kit.out()
-    answer = ok(
-        peer, "resolve", segment=seg.handle(peer), batch=kit.batch_file(empty_batch(schema)), metadata=metadata, out=out
-    )
-    return kit.load(out), answer
-
-
-def release(peer: Peer, seg: Seg, offset: int) -> None:
-    """The resolving side frees (PTR-6); the harness frees for a peer that cannot."""
-    if "allocate" in peer.capabilities:
-        ok(peer, "free", segment=seg.handle(peer), offset=offset)
-    else:
-        seg.map.free(offset)
 
 
 @pytest.mark.oracle("decoded-equal")

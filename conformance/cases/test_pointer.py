@@ -15,11 +15,9 @@ from vgis.header import HEADER_SIZE
 from vgis.pointer import LENGTH_KEY, LOG_LEVEL_KEY, OFFSET_KEY, SOURCE_KEY, empty_batch
 from vgis_conformance.checks import check_write
 from vgis_conformance.fixtures import IpcCase, ipc_cases
-from vgis_conformance.kit import Kit, ok, rejects, rejects_unchanged
+from vgis_conformance.kit import Kit, ok, rejects, rejects_unchanged, release, resolve_at
 from vgis_conformance.outcomes import NA_PREFIX
 from vgis_conformance.peer import Peer
-
-from .test_framing import release, resolve_at
 
 CASES = {c.name: c for c in ipc_cases()}
 SMALL = CASES["signed-ints"]

@@ -17,13 +17,11 @@ from hypothesis.stateful import run_state_machine_as_test
 from vgis.framing import encode_region
 from vgis_conformance.fixtures import ipc_cases
 from vgis_conformance.header_diff import header_mismatch
-from vgis_conformance.kit import Kit
+from vgis_conformance.kit import Kit, release, resolve_at
 from vgis_conformance.peer import Peer
 from vgis_conformance.protocol import PeerFailure
 from vgis_conformance.session import session_of
 from vgis_conformance.stateful import CLAUSES, Record, machine_class, machine_settings, withheld, write_recipe
-
-from .test_framing import release, resolve_at
 
 
 @pytest.mark.clauses(*CLAUSES)

@@ -30,7 +30,7 @@ from vgis.segment import Segment
 from vgis_conformance import memory
 from vgis_conformance.checks import check_region, written_entry
 from vgis_conformance.header_diff import header_mismatch
-from vgis_conformance.kit import Kit, Seg, ok
+from vgis_conformance.kit import Kit, Seg, ok, release, resolve_at
 from vgis_conformance.outcomes import CRASH, NA_PREFIX
 from vgis_conformance.peer import Peer, names_of_pids, save_batch, segment_name
 from vgis_conformance.protocol import Json, PeerKilled
@@ -76,33 +76,6 @@ def entries(seg: Seg) -> list[tuple[int, int]]:
 
 def pointer_md(offset: int, length: int) -> dict[str, str]:
     return {OFFSET_KEY.decode(): str(offset), LENGTH_KEY.decode(): str(length)}
-
-
-def resolve(
-    kit: Kit, peer: Peer, handle: str, schema: pa.Schema, offset: int, length: int, timeout: float | None = None
-) -> tuple[pa.RecordBatch, dict[str, object]]:
-    out = kit.out()
-    args: dict[str, object] = {"_timeout": timeout} if timeout else {}
-    answer = ok(
-        peer,
-        "resolve",
-        segment=handle,
-        batch=kit.batch_file(empty_batch(schema)),
-        metadata=pointer_md(offset, length),
-        out=out,
-        **args,
-    )
-    batch = kit.load(out)
-    Path(out).unlink(missing_ok=True)
-    return batch, answer
-
-
-def release(peer: Peer, seg: Seg, offset: int) -> None:
-    """The resolving side frees (PTR-6); the harness frees for a peer that cannot."""
-    if "allocate" in peer.capabilities:
-        ok(peer, "free", segment=seg.handle(peer), offset=offset)
-    else:
-        seg.map.free(offset)
 
 
 def check_written(
@@ -174,7 +147,7 @@ def test_many_segments(peer: Peer, kit: Kit) -> None:
             assert num_allocs(s) == 0, f"segment {i} ({s.name}) gained entries {entries(s)} from writes elsewhere"
     for i, (batch, (offset, length)) in written.items():
         assert entries(segs[i]) == [(offset, entries(segs[i])[0][1])], f"segment {i}: {entries(segs[i])}"
-        got, answer = resolve(kit, peer, segs[i].handle(peer), batch.schema, offset, length)
+        got, answer = resolve_at(kit, peer, segs[i], batch.schema, offset, length, keep_out=False)
         assert got.equals(batch), f"segment {i} resolved to another batch (rows {got.num_rows})"
         assert answer["metadata"] == {SOURCE_KEY.decode(): segs[i].name}, answer["metadata"]
         release(peer, segs[i], offset)
@@ -288,7 +261,7 @@ def test_offset_past_4gib(peer: Peer, kit: Kit) -> None:
     answer = ok(peer, "write", segment=seg.handle(peer), batch=kit.batch_file(batch))
     offset, length = check_written(seg, before, answer, batch)
     assert offset == HEADER_SIZE + 4 * GiB, f"ALLOC-1: first fit after the 4 GiB entry is {HEADER_SIZE + 4 * GiB}"
-    got, answer = resolve(kit, peer, seg.handle(peer), batch.schema, offset, length)
+    got, answer = resolve_at(kit, peer, seg, batch.schema, offset, length, keep_out=False)
     assert got.equals(batch), "the region past 4 GiB resolved to another batch"
     assert answer["release_offset"] == offset, f"PTR-6: release offset {answer['release_offset']}, wrote {offset}"
     release(peer, seg, offset)
@@ -329,7 +302,7 @@ def test_big_batch(peer: Peer, kit: Kit, big: str, big_files: dict[str, tuple[pa
     answer = ok(peer, "write", segment=seg.handle(peer), batch=str(path), _timeout=BIG_TIMEOUT)
     offset, length = check_written(seg, before, answer, batch)
     assert offset == HEADER_SIZE + planted, f"ALLOC-1: first fit is {HEADER_SIZE + planted}, got {offset}"
-    got, _ = resolve(kit, peer, seg.handle(peer), batch.schema, offset, length, timeout=BIG_TIMEOUT)
+    got, _ = resolve_at(kit, peer, seg, batch.schema, offset, length, timeout=BIG_TIMEOUT, keep_out=False)
     assert got.equals(batch), "the big region resolved to another batch"
     del got
     release(peer, seg, offset)
@@ -363,7 +336,7 @@ def recovers(peer: Peer, kit: Kit, restarts: int) -> None:
     offset, length = check_written(
         seg, [], ok(peer, "write", segment=seg.handle(peer), batch=kit.batch_file(batch)), batch
     )
-    got, _ = resolve(kit, peer, seg.handle(peer), batch.schema, offset, length)
+    got, _ = resolve_at(kit, peer, seg, batch.schema, offset, length, keep_out=False)
     assert got.equals(batch)
     release(peer, seg, offset)
 
@@ -425,7 +398,7 @@ def test_killed_mid_resolve(peer: Peer, kit: Kit, kill_file: tuple[pa.RecordBatc
         seg = Seg(theirs.name, theirs.size, {}, peer)
         seg.handles[peer.name] = ok(peer, "attach", name=theirs.name, size=theirs.size)["segment"]
         assert peer.restarts == restarts + 1
-        got, _ = resolve(kit, peer, seg.handle(peer), small.schema, small_offset, small_length)
+        got, _ = resolve_at(kit, peer, seg, small.schema, small_offset, small_length, keep_out=False)
         assert got.equals(small), "the restarted peer resolved the small region to another batch"
         ok(peer, "close", segment=seg.handle(peer))
         seg.map.close()

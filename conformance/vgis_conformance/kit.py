@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from vgis.pointer import LENGTH_KEY, OFFSET_KEY, empty_batch
 from vgis_conformance import memory
 from vgis_conformance.header_diff import header_mismatch
 from vgis_conformance.peer import Peer, load_batch, save_batch, save_schema, segment_name
@@ -174,3 +175,45 @@ class Kit:
                     pass
             creator.forget(seg.name)
             memory.unlink(seg.name)
+
+
+def resolve_at(
+    kit: Kit,
+    peer: Peer,
+    seg: Seg,
+    schema: pa.Schema,
+    offset: int,
+    length: int,
+    extra: dict[str, str] | None = None,
+    timeout: float | None = None,
+    keep_out: bool = True,
+) -> tuple[pa.RecordBatch, Json]:
+    """Have ``peer`` resolve a pointer to ``(offset, length)`` in ``seg``; returns the batch and the answer.
+
+    ``extra`` adds metadata keys to the pointer's; ``keep_out=False`` removes the answer's batch file once
+    loaded (the stress cases' batches are gigabytes).
+    """
+    metadata = {**(extra or {}), OFFSET_KEY.decode(): str(offset), LENGTH_KEY.decode(): str(length)}
+    out = kit.out()
+    args: dict[str, Any] = {"_timeout": timeout} if timeout else {}
+    answer = ok(
+        peer,
+        "resolve",
+        segment=seg.handle(peer),
+        batch=kit.batch_file(empty_batch(schema)),
+        metadata=metadata,
+        out=out,
+        **args,
+    )
+    batch = kit.load(out)
+    if not keep_out:
+        Path(out).unlink(missing_ok=True)
+    return batch, answer
+
+
+def release(peer: Peer, seg: Seg, offset: int) -> None:
+    """The resolving side frees (PTR-6); the harness frees for a peer that cannot."""
+    if "allocate" in peer.capabilities:
+        ok(peer, "free", segment=seg.handle(peer), offset=offset)
+    else:
+        seg.map.free(offset)
