@@ -25,18 +25,7 @@ from vgis.header import HEADER_SIZE
 from vgis.segment import Segment
 
 Json = dict[str, Any]
-CAPABILITIES = [
-    "allocate",
-    "allocations",
-    "shrink",
-    "reset",
-    "read",
-    "make_pointer",
-    "maybe_write",
-    "advertise",
-    "bench",
-    "named_create",
-]
+CAPABILITIES = sdk.manifest_capabilities(__file__)
 read_file, save, to_str = sdk.read_file, sdk.save, sdk.to_str
 
 

@@ -53,7 +53,7 @@ from vgis_peer import PeerError, integer, read_file, save, string
 
 Json = dict[str, Any]
 NAME = "vgi-rpc-python"
-CAPABILITIES = ["allocate", "allocations", "reset", "read", "make_pointer", "maybe_write", "advertise", "bench"]
+CAPABILITIES = sdk.manifest_capabilities(__file__)
 
 
 def to_kv(req: Json) -> pa.KeyValueMetadata | None:

@@ -21,9 +21,11 @@ import io
 import json
 import sys
 import time
+import tomllib
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
 import pyarrow as pa
@@ -305,6 +307,16 @@ def answer(peer: Any, line: str, classify: Classify) -> tuple[str, Json]:
         if kind == "internal":
             traceback.print_exc(file=sys.stderr)
         return op, {"id": req_id, "ok": False, "error": {"kind": kind, "message": message}}
+
+
+def manifest_capabilities(peer_file: str) -> list[str]:
+    """The capabilities of the peer.toml beside ``peer_file``, for ``hello`` to answer.
+
+    The harness refuses a peer whose ``hello`` and manifest disagree; answering the manifest's own list
+    leaves one place to change when a peer gains an operation.
+    """
+    with Path(peer_file).with_name("peer.toml").open("rb") as manifest:
+        return [str(c) for c in tomllib.load(manifest)["capabilities"]]
 
 
 def serve(
