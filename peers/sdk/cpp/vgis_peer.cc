@@ -318,6 +318,20 @@ class Loop {
     return file.batch ? file.batch : EmptyBatch(file.schema);
   }
 
+  // The arguments resolve and maybe_write share, all read before either runs.
+  struct PointerArgs {
+    Segment& seg;
+    BatchPtr given;
+    Metadata metadata;
+    std::string path;
+  };
+
+  PointerArgs PointerArgsOf(const Request& req) {
+    Segment& seg = Open(req);
+    BatchPtr given = BatchOrEmpty(req, "batch");
+    return PointerArgs{seg, given, req.Meta(), req.Str("out")};
+  }
+
   void Dispatch(const Request& req, Json* out) {
     const std::string& op = req.op();
     static const char* const kOptional[] = {"allocate", "free", "allocations", "shrink", "reset", "read",
@@ -372,11 +386,9 @@ class Loop {
       return;
     }
     if (op == "resolve") {
-      Segment& seg = Open(req);
-      BatchPtr given = BatchOrEmpty(req, "batch");
-      std::string path = req.Str("out");
-      Resolution res = seg.Resolve(given, req.Meta());
-      AnswerBatch(path, res.batch, res.metadata, out);
+      PointerArgs args = PointerArgsOf(req);
+      Resolution res = args.seg.Resolve(args.given, args.metadata);
+      AnswerBatch(args.path, res.batch, res.metadata, out);
       (*out)["pointer"] = res.release_offset.has_value();
       (*out)["release_offset"] = OptU64(res.release_offset);
       return;
@@ -423,11 +435,9 @@ class Loop {
       return;
     }
     if (op == "maybe_write") {
-      Segment& seg = Open(req);
-      BatchPtr given = BatchOrEmpty(req, "batch");
-      std::string path = req.Str("out");
-      MaybeWritten res = seg.MaybeWrite(given, req.Meta());
-      AnswerBatch(path, res.batch, res.metadata, out);
+      PointerArgs args = PointerArgsOf(req);
+      MaybeWritten res = args.seg.MaybeWrite(args.given, args.metadata);
+      AnswerBatch(args.path, res.batch, res.metadata, out);
       (*out)["pointer"] = res.pointer;
       return;
     }

@@ -196,18 +196,13 @@ public final class PeerMain {
                     r.set("length", u64OrNull(placed == null ? null : placed.length()));
                 }
             }
-            case "resolve" -> {
-                Segment s = seg(req);
-                Map<String, String> md = metadata(req, "metadata");
-                String out = str(req, "out");
-                try (IpcFiles.Opened in = IpcFiles.read(str(req, "batch"), allocator)) {
-                    Results.Resolution res = s.resolve(in.batch(), md);
-                    save(out, res.batch(), res.onDone());
-                    r.put("pointer", res.pointer());
-                    r.set("metadata", metadataNode(res.metadata()));
-                    r.set("release_offset", u64OrNull(res.releaseOffset()));
-                }
-            }
+            case "resolve" -> withBatch(req, (s, batch, md, out) -> {
+                Results.Resolution res = s.resolve(batch, md);
+                save(out, res.batch(), res.onDone());
+                r.put("pointer", res.pointer());
+                r.set("metadata", metadataNode(res.metadata()));
+                r.set("release_offset", u64OrNull(res.releaseOffset()));
+            });
             case "allocate" -> {
                 Segment s = seg(req);
                 Long offset = s.allocate(u64(req, "size"));
@@ -244,21 +239,32 @@ public final class PeerMain {
                     r.set("metadata", metadataNode(res.metadata()));
                 }
             }
-            case "maybe_write" -> {
-                Segment s = seg(req);
-                Map<String, String> md = metadata(req, "metadata");
-                String out = str(req, "out");
-                try (IpcFiles.Opened in = IpcFiles.read(str(req, "batch"), allocator)) {
-                    Results.MaybeWritten res = s.maybeWrite(in.batch(), md);
-                    save(out, res.batch(), res.onDone());
-                    r.put("pointer", res.pointer());
-                    r.set("metadata", metadataNode(res.metadata()));
-                }
-            }
+            case "maybe_write" -> withBatch(req, (s, batch, md, out) -> {
+                Results.MaybeWritten res = s.maybeWrite(batch, md);
+                save(out, res.batch(), res.onDone());
+                r.put("pointer", res.pointer());
+                r.set("metadata", metadataNode(res.metadata()));
+            });
             case "advertise" -> r.set("metadata", metadataNode(seg(req).advertise()));
             default -> throw new PeerError(Kind.UNSUPPORTED, "unknown op " + op);
         }
         return r;
+    }
+
+    /** What an op that takes a segment, a batch file, metadata and an out file does with them. */
+    @FunctionalInterface
+    private interface BatchOp {
+        void run(Segment segment, Batch batch, Map<String, String> metadata, String out) throws Exception;
+    }
+
+    /** Reads resolve's and maybe_write's arguments, all of them before the op runs, and closes the batch after. */
+    private void withBatch(JsonNode req, BatchOp op) throws Exception {
+        Segment s = seg(req);
+        Map<String, String> md = metadata(req, "metadata");
+        String out = str(req, "out");
+        try (IpcFiles.Opened in = IpcFiles.read(str(req, "batch"), allocator)) {
+            op.run(s, in.batch(), md, out);
+        }
     }
 
     /** Writes an answer's batch to the request's {@code out} file, then releases what it borrowed, written or not. */
