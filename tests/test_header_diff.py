@@ -18,7 +18,7 @@ from vgis_conformance import report
 from vgis_conformance.header_diff import ENTRY_CLAUSE, MEANINGFUL_CLAUSE, header_mismatch
 from vgis_conformance.layout import DOCS_DIR
 from vgis_conformance.memory import Mapping
-from vgis_conformance.outcomes import CaseResult
+from vgis_conformance.outcomes import FAILED, CaseResult
 from vgis_conformance.testkit import ShmFactory, pack_header
 
 HEADINGS = re.findall(r"^#### (HDR-\d+) — MUST — (.*)$", (DOCS_DIR / "SPEC.md").read_text(), re.MULTILINE)
@@ -112,7 +112,7 @@ def test_terminal_and_html_show_the_diff_without_pytest_repeating_it() -> None:
         pack_header(DATA_SIZE, TWO[:1]), pack_header(DATA_SIZE, TWO[:1], num_allocs=1 << 24)[:40], "recipe no-gap"
     )
     message = f"{diff}\nassert not {diff[:60]!r}...\n  + where ..."
-    result = CaseResult(case_id="header/recipe/no-gap", peers=["mine"], outcome="failed", message=message)
+    result = CaseResult(case_id="header/recipe/no-gap", peers=["mine"], outcome=FAILED, message=message)
     terminal = report.summary_lines([result], {})
     at = next(i for i, line in enumerate(terminal) if "header/recipe/no-gap" in line)
     assert terminal[at + 1].strip().startswith("num_allocs @ byte 16 (HDR-5): expected 1 (0x01000000), got 16777216"), (
@@ -124,7 +124,7 @@ def test_terminal_and_html_show_the_diff_without_pytest_repeating_it() -> None:
     )
     assert "num_allocs @ byte 16 (HDR-5): expected 1 (0x01000000)" in page
     assert "assert not" not in page and "+ where" not in page
-    bare = CaseResult(case_id="x/y", peers=["mine"], outcome="failed", message="assert 1 == 2\n  + where ...")
+    bare = CaseResult(case_id="x/y", peers=["mine"], outcome=FAILED, message="assert 1 == 2\n  + where ...")
     assert "assert 1 == 2" in report.render_html(
         {"kit_version": "0", "started": "", "duration": 0, "totals": {}, "segments": {}, "peers": []}, [bare]
     ), "a bare assert is its message"

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from tests.test_broken_peers import PEER, run_broken
+from vgis_conformance.outcomes import FAILED, PASSED
 
 KIT = Path(__file__).resolve().parents[1]
 CASE = "header/recipe/no-gap"
@@ -26,8 +27,8 @@ def test_recipe_is_the_case_own_requests_and_replays_with_peer_cmd(tmp_path: Pat
     assert [(p["name"], p["language"]) for p in run.report["peers"]] == [("broken-big-endian-num-allocs", "python")]
     assert "broken-big-endian-num-allocs (python)" in run.output, "the terminal shows hello's language too"
     assert "num_allocs @ byte 16 (HDR-5): expected 1" in run.output, "the terminal shows the header diff's fields"
-    assert run.cases[CASE]["outcome"] == "failed"
-    assert run.cases["header/create-initializes/65537"]["outcome"] == "passed"
+    assert run.cases[CASE]["outcome"] == FAILED
+    assert run.cases["header/create-initializes/65537"]["outcome"] == PASSED
     requests = run.cases[CASE]["replay"]["requests"]["broken-big-endian-num-allocs"]
     ops = [r["op"] for r in requests]
     assert ops[0] == "create" and "hello" not in ops, ops

@@ -21,6 +21,7 @@ import pyarrow as pa
 from vgis_conformance import memory
 from vgis_conformance.builder import ensure_built
 from vgis_conformance.manifest import OPTIONAL_CAPABILITIES, Manifest
+from vgis_conformance.outcomes import HARNESS_ERROR
 from vgis_conformance.protocol import PROTOCOL_VERSION, Json, PeerFailure, PeerGarbage, PeerProcess
 
 _names = itertools.count(1)
@@ -50,7 +51,7 @@ def names_of_pids(names: Iterable[str], pids: Iterable[int]) -> list[str]:
 class HandshakeError(PeerFailure):
     """The peer's ``hello`` is missing fields or contradicts its manifest."""
 
-    outcome = "harness error"
+    outcome = HARNESS_ERROR
 
 
 @dataclass

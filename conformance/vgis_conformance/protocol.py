@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from vgis_conformance.outcomes import CRASH, TIMEOUT
+
 PROTOCOL_VERSION = 1
 Json = dict[str, Any]
 
@@ -26,19 +28,19 @@ Json = dict[str, Any]
 class PeerFailure(Exception):
     """The peer process misbehaved; the case fails with this outcome label."""
 
-    outcome = "crash"
+    outcome = CRASH
 
 
 class PeerCrashed(PeerFailure):
     """The peer exited or closed stdout while a request was pending."""
 
-    outcome = "crash"
+    outcome = CRASH
 
 
 class PeerKilled(PeerCrashed):
     """The harness killed the peer with SIGKILL while a request was in flight (stress cases)."""
 
-    outcome = "crash"
+    outcome = CRASH
 
 
 def exit_description(code: int) -> str:
@@ -55,13 +57,13 @@ def exit_description(code: int) -> str:
 class PeerTimeout(PeerFailure):
     """The peer did not answer within the per-request timeout."""
 
-    outcome = "timeout"
+    outcome = TIMEOUT
 
 
 class PeerGarbage(PeerFailure):
     """The peer wrote something that is not a protocol response."""
 
-    outcome = "crash"
+    outcome = CRASH
 
 
 class PeerError(Exception):

@@ -18,7 +18,10 @@ from vgis_conformance.outcomes import (
     BAD,
     CATEGORIES,
     EXPECTED_FAILURE,
+    FAILED,
+    NOT_APPLICABLE,
     OUTCOMES,
+    PASSED,
     RECOMMENDED_NOT_MET,
     SHORT,
     UNAVAILABLE,
@@ -36,14 +39,14 @@ def _cell(results: Iterable[CaseResult]) -> str:
     if not counts:
         return "-"
     bad = sum(n for o, n in counts.items() if o in BAD)
-    ok = counts.get("passed", 0)
+    ok = counts.get(PASSED, 0)
     parts = [f"{ok} ok"]
     if bad:
         parts.append(f"{bad} BAD")
     if counts.get(EXPECTED_FAILURE):
         parts.append(f"{counts[EXPECTED_FAILURE]} xf")
-    if counts.get("not applicable"):
-        parts.append(f"{counts['not applicable']} n/a")
+    if counts.get(NOT_APPLICABLE):
+        parts.append(f"{counts[NOT_APPLICABLE]} n/a")
     if counts.get(RECOMMENDED_NOT_MET):
         parts.append(f"{counts[RECOMMENDED_NOT_MET]} warn")
     return " ".join(parts)
@@ -143,7 +146,7 @@ def summary_lines(results: list[CaseResult], unavailable: dict[str, str]) -> lis
         for r in sorted(warned, key=lambda r: (r.peers, r.case_id)):
             first = (readable(r.message).strip().splitlines() or [""])[0]
             lines.append(f"  [{SHORT[r.outcome]}] {'->'.join(r.peers)} {r.case_id}: {first[:160]}")
-    if any(r.outcome == UNEXPECTED_PASS or r.outcome == "failed" for r in results):
+    if any(r.outcome in (UNEXPECTED_PASS, FAILED) for r in results):
         lines += [
             "",
             "to update the known-failures files from this run:",
@@ -370,7 +373,7 @@ def render_html(data: dict[str, Any], results: list[CaseResult], report_json: Pa
         "<tr><th>case</th><th>peers</th><th>outcome</th><th>clauses</th><th>known failure</th></tr>"
     )
     for r in sorted(results, key=lambda r: (r.case_id, r.peers)):
-        klass = "bad" if r.outcome in BAD else ("ok" if r.outcome == "passed" else "")
+        klass = "bad" if r.outcome in BAD else ("ok" if r.outcome == PASSED else "")
         parts.append(
             f"<tr><td>{html.escape(r.case_id)}</td><td>{html.escape(' -> '.join(r.peers))}</td>"
             f'<td class="{klass}">{html.escape(r.outcome)}</td><td>{html.escape(", ".join(r.clauses))}</td>'
