@@ -1,45 +1,9 @@
-"""The adversarial corpus under the import name the cases and tests use; it lives in ``fixtures/adversarial.py``."""
+"""The adversarial corpus under the import name the cases and tests use; it lives in ``fixtures/adversarial/``.
+
+A star import keeps every public name of the corpus (its ``__all__``) importable from here without a
+second list of them.
+"""
 
 from __future__ import annotations
 
-from vgis_conformance.fixtures.adversarial import (
-    CORPUS_DIR,
-    GRID_OBJECTS,
-    GROUPS,
-    HOSTILE_TABLES,
-    OPS,
-    OUTCOMES,
-    SEED,
-    SHRUNK_ERRORS,
-    TIERS,
-    WIDE_BATCHES,
-    Case,
-    advertisements,
-    data_sizes,
-    free_runs,
-    grid_expect,
-    load_cases,
-    record_batch_field,
-    validate_recipe,
-)
-
-__all__ = [
-    "CORPUS_DIR",
-    "GRID_OBJECTS",
-    "GROUPS",
-    "HOSTILE_TABLES",
-    "OPS",
-    "OUTCOMES",
-    "SEED",
-    "SHRUNK_ERRORS",
-    "TIERS",
-    "WIDE_BATCHES",
-    "Case",
-    "advertisements",
-    "data_sizes",
-    "free_runs",
-    "grid_expect",
-    "load_cases",
-    "record_batch_field",
-    "validate_recipe",
-]
+from vgis_conformance.fixtures.adversarial import *  # noqa: F403
