@@ -2,7 +2,7 @@
 
 See vgis_conformance/stateful.py for the rules. ``--stateful-examples N`` sets the number of examples per
 pair (default small; a nightly run passes hundreds). A failing example, shrunk, is written as a replayable
-recipe to ``<report-dir>/stateful/<case>.json``; ``vgis-conformance fixtures --adopt FILE`` turns one
+recipe to ``<report-dir>/stateful/<case>.json``; ``vgis-conformance fixtures adopt FILE`` turns one
 without writes into a header fixture.
 """
 
