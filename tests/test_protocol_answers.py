@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 
 from vgis_conformance.manifest import registry
-from vgis_conformance.peer import Peer, save_batch, segment_name
+from vgis_conformance.peer import PIPELINE_WINDOW, Peer, save_batch, segment_name
 from vgis_conformance.protocol import PeerError
 
 SIZE = 65_536 + 4096
@@ -98,3 +98,22 @@ def test_names_reported_by_create_and_attach(peer: Peer) -> None:
     finally:
         peer.call("close", segment=seg["segment"])
         peer.call("unlink", segment=seg["segment"])
+
+
+def test_pipelined_requests_answer_in_order_past_the_window(peer: Peer) -> None:
+    """``Peer.call_many`` with more requests than its window: every answer lands at its request's index,
+    an error answer among them included, and the peer still answers plain calls afterwards."""
+    seg = peer.call("create", name=segment_name("pipelined"), size=65_536 + 8 * (3 * PIPELINE_WINDOW))
+    handle = seg["segment"]
+    n = 2 * PIPELINE_WINDOW + 5
+    requests = [("allocate", {"segment": handle, "size": 8}) for _ in range(n)]
+    requests.insert(PIPELINE_WINDOW + 1, ("free", {"segment": handle, "offset": 12}))
+    answers = peer.call_many(requests)
+    assert len(answers) == n + 1
+    error = answers[PIPELINE_WINDOW + 1]
+    assert isinstance(error, PeerError) and error.kind == "no_allocation", error
+    offsets = [a["offset"] for i, a in enumerate(answers) if i != PIPELINE_WINDOW + 1 and not isinstance(a, PeerError)]
+    assert offsets == [65_536 + 8 * i for i in range(n)], "answers out of order"
+    assert len(peer.call("allocations", segment=handle)["entries"]) == n
+    peer.call("close", segment=handle)
+    peer.call("unlink", segment=handle)

@@ -4,38 +4,59 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 
 import pytest
 
 from vgis.header import HEADER_SIZE, MAGIC
-from vgis_conformance.fixtures import HeaderCase, apply_op, header_cases
+from vgis_conformance.fixtures import HeaderCase, Op, apply_op, header_cases
 from vgis_conformance.header_diff import header_mismatch
 from vgis_conformance.kit import Kit, ok
 from vgis_conformance.memory import shm_path
 from vgis_conformance.outcomes import NA_PREFIX
 from vgis_conformance.peer import Peer
+from vgis_conformance.protocol import Json, PeerError
 
 CASES = header_cases()
 
 
-class Driver:
-    """Adapts recipe ops to protocol calls (fixtures.apply_op drives it)."""
+class Requests:
+    """Turns recipe ops into protocol requests (fixtures.apply_op checks each op and drives it), so that the
+    whole recipe goes to the peer pipelined (``Peer.call_many``): no op's arguments depend on an answer."""
 
-    def __init__(self, peer: Peer, handle: str) -> None:
-        self.peer, self.handle = peer, handle
+    def __init__(self, handle: str) -> None:
+        self.handle = handle
+        self.made: list[tuple[str, Json]] = []
 
     def allocate(self, size: int) -> int | None:
-        value = ok(self.peer, "allocate", segment=self.handle, size=size)["offset"]
-        return None if value is None else int(value)
+        self.made.append(("allocate", {"segment": self.handle, "size": size}))
+        return None
 
     def free(self, offset: int) -> None:
-        ok(self.peer, "free", segment=self.handle, offset=offset)
+        self.made.append(("free", {"segment": self.handle, "offset": offset}))
 
     def shrink(self, offset: int, length: int) -> None:
-        ok(self.peer, "shrink", segment=self.handle, offset=offset, length=length)
+        self.made.append(("shrink", {"segment": self.handle, "offset": offset, "length": length}))
 
     def reset(self) -> None:
-        ok(self.peer, "reset", segment=self.handle)
+        self.made.append(("reset", {"segment": self.handle}))
+
+
+def recipe_results(peer: Peer, handle: str, ops: Sequence[Op]) -> list[int | PeerError | None]:
+    """Each op's result as the fixture records it (an allocate's offset, else None), or the error the peer
+    answered, from one pipelined run."""
+    requests = Requests(handle)
+    for op in ops:
+        apply_op(requests, op)
+    results: list[int | PeerError | None] = []
+    for (name, _), answer in zip(requests.made, peer.call_many(requests.made), strict=True):
+        if isinstance(answer, PeerError):
+            results.append(answer)
+        elif name == "allocate" and answer.get("offset") is not None:
+            results.append(int(answer["offset"]))
+        else:
+            results.append(None)
+    return results
 
 
 def capabilities_for(case: HeaderCase) -> set[str]:
@@ -52,9 +73,11 @@ def test_recipe(peer: Peer, kit: Kit, case: HeaderCase) -> None:
     if missing:
         pytest.skip(f"{NA_PREFIX}{peer.name} lacks capability {', '.join(sorted(missing))}")
     seg = kit.create(peer, case.segment_size)
-    driver = Driver(peer, seg.handle(peer))
-    for step, (op, expected) in enumerate(zip(case.ops, case.results)):
-        got = apply_op(driver, op)
+    for step, (op, expected, got) in enumerate(
+        zip(case.ops, case.results, recipe_results(peer, seg.handle(peer), case.ops), strict=True)
+    ):
+        if isinstance(got, PeerError):
+            raise AssertionError(f"{peer.name} rejected {op[0]}: {got.kind}: {got.message}") from None
         assert got == expected, f"step {step} {op}: expected {expected}, got {got} (ALLOC-1 placement)"
     got_bytes = seg.map.header_bytes()
     problem = header_mismatch(bytes.fromhex(case.expected_hex), got_bytes, f"recipe {case.name}")
