@@ -27,9 +27,31 @@ RUN_CMD = {
     "js": "node peer.js",
     "cpp": "./vgis-peer",
     "rust": "./vgis-peer",
-    "java": "java -cp target/classes:target/lib/* vgis.peer.Main",
+    "java": "java --add-opens=java.base/java.nio=ALL-UNNAMED -cp target/classes:target/lib/* vgis.peer.Main",
 }
 """How to start the peer by hand from its folder, after the build its README shows (for ``--peer-cmd``)."""
+
+IMPLEMENT = {
+    "python": "Each operation is one `op_<name>(req)` method of `Peer` in `peer.py`, which the Python peer"
+    " SDK's `serve` dispatches to; an operation without one answers `unsupported`.",
+    "go": "Each operation is a method of the Go peer SDK's interfaces in `main.go`: `Create` and `Attach` of"
+    " `port` (a `peersdk.Port`), then `segment`'s `Header`, `Write`, `Resolve`, `Close` and `Unlink` (a"
+    " `peersdk.Segment`); each capability is one more interface of `vgis.dev/peersdk` (`Allocator` for allocate"
+    " and free, `Lister`, `Shrinker`, `Resetter`, `Reader`, `MaybeWriter`, `Advertiser` on the segment,"
+    " `PointerMaker` on the port).",
+    "js": "Each operation is one entry of `OPS` in `peer.js` (there is no JavaScript peer SDK yet).",
+    "cpp": "Each operation is a virtual method of the C++ peer SDK in `peer.cc`: `Create` and `Attach` of"
+    " `vgis_peer::Backend`, then a `vgis_peer::Segment` of your library; each capability is an optional method"
+    " that answers `unsupported` until you override it.",
+    "rust": "Each operation is a method of the Rust peer SDK's traits in `src/main.rs`: `create` and `attach` of"
+    " `Backend`, then the `Segment` methods of `Shm`; each capability is an optional method that answers"
+    " `unsupported` until you implement it.",
+    "java": "Each operation is a method of the Java peer SDK's interfaces in `Main.java`: `create` and `attach`"
+    " of the `Adapter`, then `Shm`'s `header`, `write`, `resolve`, `close` and `unlink` (a `Segment`); each"
+    " capability is a default method of `Segment` to override (`allocate` and `free`, `allocations`, `shrink`,"
+    " `reset`, `read`, `maybeWrite`, `advertise`; `makePointer` of the `Adapter`).",
+}
+"""What "implement an operation" means in each template: the SDK interface's methods, or the template's own table."""
 
 _SKIP = {"__pycache__", "target", "node_modules"}
 
@@ -60,6 +82,7 @@ def render(text: str, lang: str, name: str) -> str:
         text.replace("@NEXT_STEPS@", steps.rstrip("\n"))
         .replace("@PEER_NAME@", name)
         .replace("@RUN_CMD@", RUN_CMD[lang])
+        .replace("@IMPLEMENT@", IMPLEMENT[lang])
     )
 
 

@@ -1,91 +1,91 @@
-// A VGIS peer: one JSON request per line on stdin, one response per line on
-// stdout (docs/peer-protocol.md). It answers hello and shutdown; every other
-// op is "unsupported" until you implement it. Logs go to stderr.
+// A VGIS peer over the kit's Go peer SDK (vgis.dev/peersdk, peers/sdk/go in
+// the kit): the SDK runs the JSON-lines loop (docs/peer-protocol.md), decodes
+// the arguments (integers are uint64, exact up to 2^64-1), reads and writes
+// the batch and schema files with arrow-go, keeps the segment handles,
+// answers every panic with internal and closes and unlinks on shutdown. You
+// implement Port and Segment over your library.
+//
+// It answers hello and shutdown; every other op is "unsupported" until you
+// implement it: Create and Attach below first, then the segment methods,
+// then the optional interfaces (peersdk.Allocator, Reader, ...), each behind
+// the capability of its name, declared in capabilities and peer.toml. Logs go
+// to stderr.
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"os"
-)
+	"runtime/debug"
+	"strings"
 
-const name = "@PEER_NAME@"
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"vgis.dev/peersdk"
+)
 
 // capabilities must equal peer.toml's list.
 var capabilities = []string{}
 
-type request map[string]any
+func main() { os.Exit(peersdk.Run(port{})) }
 
-type rejected struct{ kind, message string }
+type port struct{}
 
-func (r rejected) Error() string { return r.message }
-
-// decode parses one request with UseNumber: every number stays a json.Number
-// (its digits), so u64 offsets up to 2^64-1 are exact; read them with
-// strconv.ParseUint(string(n), 10, 64).
-func decode(line []byte) (request, error) {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	var req request
-	if err := dec.Decode(&req); err != nil {
-		return nil, err
+func (port) Info() peersdk.Info {
+	return peersdk.Info{
+		Name: "@PEER_NAME@", Version: "0.1.0", Language: "go",
+		ArrowLibrary: "arrow-go", ArrowVersion: moduleVersion("github.com/apache/arrow-go/v18"),
+		Capabilities: capabilities,
 	}
-	return req, nil
 }
 
-func handle(req request) (map[string]any, error) {
-	switch req["op"] {
-	case "hello":
-		return map[string]any{
-			"name": name, "version": "0.1.0", "language": "go", "protocol": 1,
-			"arrow":        map[string]any{"library": "none", "version": "0"},
-			"capabilities": capabilities,
-		}, nil
-	case "shutdown":
-		return map[string]any{}, nil
-	}
-	return nil, rejected{"unsupported", fmt.Sprintf("op %v is not implemented yet", req["op"])}
+func (port) Create(name string, size uint64) (peersdk.Segment, error) {
+	return nil, notYet("create")
 }
 
-func answer(line []byte) (map[string]any, bool) {
-	req, err := decode(line)
-	if err != nil {
-		return failure(nil, "bad_request", "not JSON: "+err.Error()), false
-	}
-	result, err := handle(req)
-	if err != nil {
-		if r, ok := err.(rejected); ok {
-			return failure(req["id"], r.kind, r.message), false
-		}
-		return failure(req["id"], "internal", err.Error()), false
-	}
-	result["id"], result["ok"] = req["id"], true
-	return result, req["op"] == "shutdown"
+func (port) Attach(name string, size *uint64) (peersdk.Segment, error) {
+	return nil, notYet("attach")
 }
 
-func failure(id any, kind, message string) map[string]any {
-	return map[string]any{"id": id, "ok": false, "error": map[string]any{"kind": kind, "message": message}}
+// segment is one segment of your library; Create and Attach return it.
+type segment struct {
+	name string
+	size uint64
 }
 
-func main() {
-	in := bufio.NewScanner(os.Stdin)
-	in.Buffer(make([]byte, 1<<20), 64<<20)
-	out := bufio.NewWriter(os.Stdout)
-	for in.Scan() {
-		if len(bytes.TrimSpace(in.Bytes())) == 0 {
-			continue
-		}
-		response, stop := answer(in.Bytes())
-		encoded, err := json.Marshal(response)
-		if err != nil {
-			encoded, _ = json.Marshal(failure(response["id"], "internal", err.Error()))
-		}
-		out.Write(append(encoded, '\n'))
-		out.Flush()
-		if stop {
-			return
+// The compiler checks that segment keeps up with the SDK's interface.
+var _ peersdk.Segment = (*segment)(nil)
+
+func (s *segment) Name() string { return s.name }
+func (s *segment) Size() uint64 { return s.size }
+
+func (s *segment) Header(length int) ([]byte, error) { return nil, notYet("header") }
+
+func (s *segment) Write(batch arrow.RecordBatch) (offset, length uint64, ok bool, err error) {
+	return 0, 0, false, notYet("write")
+}
+
+func (s *segment) Resolve(batch arrow.RecordBatch) (peersdk.Resolution, error) {
+	return peersdk.Resolution{}, notYet("resolve")
+}
+
+func (s *segment) Close() error  { return notYet("close") }
+func (s *segment) Unlink() error { return notYet("unlink") }
+
+// notYet is the answer of an op until it is implemented; return
+// peersdk.Errorf(kind, ...) or peersdk.Wrap(kind, err) for the protocol's
+// other error kinds (any other error is answered as internal).
+func notYet(op string) error {
+	return peersdk.Errorf(peersdk.Unsupported, "%s is not implemented yet", op)
+}
+
+// moduleVersion is the version of a module linked into this binary, so hello
+// reports the arrow-go that go.mod selected.
+func moduleVersion(path string) string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range info.Deps {
+			if m.Path == path {
+				return strings.TrimPrefix(m.Version, "v")
+			}
 		}
 	}
+	return "unknown"
 }

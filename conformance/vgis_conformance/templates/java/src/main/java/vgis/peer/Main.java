@@ -1,124 +1,94 @@
 package vgis.peer;
 
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
-import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
-import com.google.gson.JsonNull;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import dev.vgis.peersdk.Adapter;
+import dev.vgis.peersdk.Batch;
+import dev.vgis.peersdk.Kind;
+import dev.vgis.peersdk.PeerError;
+import dev.vgis.peersdk.PeerMain;
+import dev.vgis.peersdk.Results;
+import dev.vgis.peersdk.Segment;
+import java.util.List;
+import java.util.Map;
 
 /**
- * A VGIS peer: one JSON request per line on stdin, one response per line on stdout
- * (docs/peer-protocol.md). It answers hello and shutdown; every other op is "unsupported"
- * until you implement it. Logs go to stderr.
+ * A VGIS peer over the kit's Java peer SDK ({@code dev.vgis.peersdk}, peers/sdk/java in the kit): the SDK
+ * runs the JSON-lines loop (docs/peer-protocol.md) over Jackson, reads the arguments (u64 values exact, as
+ * {@code long}s carrying the same 64 bits), reads and writes the batch and schema files with Arrow Java,
+ * keeps the segment handles, answers every exception with {@code internal} (or what {@link #classify}
+ * says) and closes and unlinks on shutdown. You implement {@link Adapter} and {@link Segment}.
  *
- * <p>Gson keeps a number's digits until asked for a type: read offsets and sizes with
- * {@code getAsBigInteger()} (or {@code Long.parseUnsignedLong(e.getAsString())}), never
- * {@code getAsDouble()}, and they stay exact up to 2^64 - 1.
+ * <p>It answers hello and shutdown; every other op is "unsupported" until you implement it: {@link #create}
+ * and {@link #attach} first, then the methods of {@link Shm}, then the optional ones (each a default method
+ * of {@link Segment} behind the capability of its name, declared in {@link #capabilities} and peer.toml).
+ * Logs go to stderr: the SDK points {@code System.out} there, stdout carries responses only.
  */
-public final class Main {
-  static final String NAME = "@PEER_NAME@";
-  /** Must equal peer.toml's list. */
-  static final String[] CAPABILITIES = {};
-
-  private static final Gson GSON = new GsonBuilder().serializeNulls().disableHtmlEscaping().create();
-
-  /** An error answer: {@code kind} is one of the protocol's error kinds. */
-  static final class Rejected extends Exception {
-    final String kind;
-
-    Rejected(String kind, String message) {
-      super(message);
-      this.kind = kind;
+public final class Main implements Adapter {
+    public static void main(String[] args) {
+        PeerMain.run(new Main());
     }
-  }
 
-  private Main() {}
+    @Override
+    public String name() {
+        return "@PEER_NAME@";
+    }
 
-  static JsonObject handle(JsonObject req) throws Rejected {
-    String op = req.has("op") && req.get("op").isJsonPrimitive() ? req.get("op").getAsString() : "";
-    switch (op) {
-      case "hello": {
-        JsonObject arrow = new JsonObject();
-        arrow.addProperty("library", "none");
-        arrow.addProperty("version", "0");
-        JsonArray caps = new JsonArray();
-        for (String cap : CAPABILITIES) {
-          caps.add(cap);
+    @Override
+    public String version() {
+        return "0.1.0";
+    }
+
+    /** Must equal peer.toml's list. */
+    @Override
+    public List<String> capabilities() {
+        return List.of();
+    }
+
+    @Override
+    public Results.Opened create(String name, long size) throws Exception {
+        throw notYet("create");
+    }
+
+    @Override
+    public Results.Opened attach(String name, Long size) throws Exception {
+        throw notYet("attach");
+    }
+
+    /** Map your library's exceptions to the protocol's error kinds; {@code null} answers {@code internal}. */
+    @Override
+    public PeerError classify(String op, Throwable failure) {
+        return null;
+    }
+
+    /** The answer of an op until it is implemented. */
+    static PeerError notYet(String op) {
+        return new PeerError(Kind.UNSUPPORTED, op + " is not implemented yet");
+    }
+
+    /** One segment of your library; create and attach return it in a {@link Results.Opened}. */
+    static final class Shm implements Segment {
+        @Override
+        public void close() throws Exception {
+            throw notYet("close");
         }
-        JsonObject result = new JsonObject();
-        result.addProperty("name", NAME);
-        result.addProperty("version", "0.1.0");
-        result.addProperty("language", "java");
-        result.addProperty("protocol", 1);
-        result.add("arrow", arrow);
-        result.add("capabilities", caps);
-        return result;
-      }
-      case "shutdown":
-        return new JsonObject();
-      default:
-        throw new Rejected("unsupported", "op " + op + " is not implemented yet");
-    }
-  }
 
-  static JsonObject failure(JsonElement id, String kind, String message) {
-    JsonObject error = new JsonObject();
-    error.addProperty("kind", kind);
-    error.addProperty("message", message);
-    JsonObject response = new JsonObject();
-    response.add("id", id);
-    response.addProperty("ok", false);
-    response.add("error", error);
-    return response;
-  }
+        @Override
+        public void unlink() throws Exception {
+            throw notYet("unlink");
+        }
 
-  /** A response, and whether the peer stops after sending it. */
-  record Answer(JsonObject response, boolean stop) {}
+        @Override
+        public byte[] header(int length) throws Exception {
+            throw notYet("header");
+        }
 
-  /** The response to one request line. */
-  static Answer answer(String line) {
-    JsonObject req;
-    try {
-      req = JsonParser.parseString(line).getAsJsonObject();
-    } catch (JsonParseException | IllegalStateException e) {
-      return new Answer(failure(JsonNull.INSTANCE, "bad_request", "not JSON: " + e.getMessage()), false);
-    }
-    JsonElement id = req.has("id") ? req.get("id") : JsonNull.INSTANCE;
-    try {
-      JsonObject result = handle(req);
-      result.add("id", id);
-      result.addProperty("ok", true);
-      return new Answer(result, "shutdown".equals(req.get("op").getAsString()));
-    } catch (Rejected e) {
-      return new Answer(failure(id, e.kind, e.getMessage()), false);
-    } catch (RuntimeException e) {
-      return new Answer(failure(id, "internal", e.toString()), false);
-    }
-  }
+        @Override
+        public Results.Placed write(Batch batch) throws Exception {
+            throw notYet("write");
+        }
 
-  public static void main(String[] args) throws IOException {
-    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-    PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
-    String line;
-    while ((line = in.readLine()) != null) {
-      if (line.isBlank()) {
-        continue;
-      }
-      Answer answer = answer(line);
-      out.print(GSON.toJson(answer.response()));
-      out.print('\n');
-      out.flush();
-      if (answer.stop()) {
-        return;
-      }
+        @Override
+        public Results.Resolution resolve(Batch pointer, Map<String, String> metadata) throws Exception {
+            throw notYet("resolve");
+        }
     }
-  }
 }
