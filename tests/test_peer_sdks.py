@@ -1,7 +1,8 @@
 """The peers' own checks, with their toolchains: the C++ SDK's vgis_peer_test.cc (warnings as errors), the Go
 SDK's gofmt, ``go vet`` and ``go test``, gofmt and ``go vet`` on the Go adapter, the Java SDK's JUnit tests
-(``-Xlint:all -Werror``), and cargo fmt, clippy and ``cargo test`` over the Rust SDK and both Rust peers. Outside
-CI a missing toolchain (or the Go port's checkout) skips; under CI it fails."""
+(``-Xlint:all -Werror``), cargo fmt, clippy and ``cargo test`` over the Rust SDK and both Rust peers, and mypy on
+the vgi-rpc-python adapter in its own venv. Outside CI a missing toolchain (or the Go port's checkout) skips;
+under CI it fails."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from vgis_conformance import sources
-from vgis_conformance.manifest import cache_root
+from vgis_conformance.builder import PeerUnavailable, ensure_built
+from vgis_conformance.manifest import cache_root, registry
 
 SDK = Path(__file__).resolve().parents[1] / "peers" / "sdk"
 
@@ -143,3 +145,34 @@ def test_java_sdk_compiles_without_warnings_and_passes_its_tests(tmp_path: Path)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     reports = list((tmp_path / "target" / "surefire-reports").glob("TEST-*.xml"))
     assert reports, "surefire wrote no test report: the SDK's tests did not run"
+
+
+def test_vgi_rpc_python_adapter_type_checks_against_its_own_venv() -> None:
+    """``mypy --strict`` on peers/vgi-rpc-python against the Python 3.13 venv its build makes, so the adapter is
+    checked against vgi_rpc's own annotations (py.typed); tox's mypy run has no vgi_rpc and skips the import."""
+    manifest = registry()["vgi-rpc-python"]
+    try:
+        ensure_built(manifest)
+    except PeerUnavailable as exc:
+        _missing(str(exc))
+        return
+    python = manifest.build_dir / "venv" / "bin" / "python"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--no-incremental",
+            "--python-version",
+            "3.13",
+            "--python-executable",
+            str(python),
+            str(manifest.folder),
+        ],
+        cwd=SDK.parents[1],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, f"mypy on vgi-rpc-python against {python}:\n{proc.stdout[-4000:]}{proc.stderr[-2000:]}"
