@@ -1,5 +1,5 @@
 """Build the peer: ``python3 build.py OUT_DIR [KIT_ROOT]`` (the harness passes ``{build}``, ``{kit}``; by hand,
-``python3 build.py .``); ``python3 build.py digest [KIT_ROOT]`` prints the SDK's digest.
+``python3 build.py .``; peer.toml's toolchain_version hashes the SDK, so a kit upgrade rebuilds).
 
 main.go implements the interfaces of the kit's Go peer SDK (KIT_ROOT/peers/sdk/go, the module
 ``vgis.dev/peersdk``), which no module proxy serves. So go.mod and go.sum are copied into ``OUT_DIR/gomod``, the
@@ -13,7 +13,6 @@ Without KIT_ROOT, the kit is found through the installed ``vgis_conformance``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -26,24 +25,12 @@ MODULE = "vgis.dev/peersdk"
 
 
 def kit_root(argv: list[str]) -> Path:
+    """KIT_ROOT as given, else the kit installed for this interpreter (the harness runs build.py with it)."""
     if argv:
         return Path(argv[0]).resolve()
-    try:
-        from vgis_conformance.layout import KIT_ROOT
-    except ImportError:
-        sys.exit(
-            "build.py: give the kit's root folder (python3 build.py OUT_DIR KIT_ROOT), "
-            "or run it with the interpreter vgis-conformance is installed in"
-        )
+    from vgis_conformance.layout import KIT_ROOT
+
     return Path(KIT_ROOT)
-
-
-def digest(sdk: Path) -> str:
-    """A hash of the SDK's module files and sources, so a kit upgrade rebuilds the peer."""
-    h = hashlib.sha256()
-    for path in sorted([sdk / "go.mod", sdk / "go.sum", *sdk.glob("*.go")]):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
 
 
 def run(argv: list[str]) -> None:
@@ -55,9 +42,6 @@ def run(argv: list[str]) -> None:
 
 def main() -> None:
     args = sys.argv[1:]
-    if args[:1] == ["digest"]:
-        print(f"{MODULE} {digest(kit_root(args[1:]) / 'peers' / 'sdk' / 'go')}")
-        return
     out = Path(args[0] if args else ".").resolve()
     sdk = kit_root(args[1:]) / "peers" / "sdk" / "go"
     if not (sdk / "go.mod").is_file():

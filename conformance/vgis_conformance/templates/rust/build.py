@@ -1,5 +1,6 @@
 """Build the peer: ``python3 build.py OUT_DIR [CACHE_DIR [KIT_ROOT]]`` (the harness passes ``{build}``, ``{cache}``,
-``{kit}``; by hand, ``python3 build.py .``); ``python3 build.py digest [KIT_ROOT]`` prints the SDK's digest.
+``{kit}``; by hand, ``python3 build.py .``; peer.toml's toolchain_version hashes the SDK, so a kit upgrade
+rebuilds).
 
 src/main.rs is a backend of the kit's Rust peer SDK (KIT_ROOT/peers/sdk/rust, the crate ``vgis-peer``). Cargo.toml
 names it by the placeholder path ``KIT_ROOT/peers/sdk/rust``: this script writes a copy of Cargo.toml into
@@ -12,7 +13,6 @@ Without KIT_ROOT, the kit is found through the installed ``vgis_conformance``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,31 +27,16 @@ BIN = "peer"
 
 
 def kit_root(argv: list[str]) -> Path:
+    """KIT_ROOT as given, else the kit installed for this interpreter (the harness runs build.py with it)."""
     if argv:
         return Path(argv[0]).resolve()
-    try:
-        from vgis_conformance.layout import KIT_ROOT
-    except ImportError:
-        sys.exit(
-            "build.py: give the kit's root folder (python3 build.py OUT_DIR CACHE_DIR KIT_ROOT), "
-            "or run it with the interpreter vgis-conformance is installed in"
-        )
+    from vgis_conformance.layout import KIT_ROOT
+
     return Path(KIT_ROOT)
-
-
-def digest(sdk: Path) -> str:
-    """A hash of the SDK's manifest and sources, so a kit upgrade rebuilds the peer."""
-    h = hashlib.sha256()
-    for path in sorted([sdk / "Cargo.toml", *(sdk / "src").rglob("*.rs")]):
-        h.update(str(path.relative_to(sdk)).encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
 
 
 def main() -> None:
     args = sys.argv[1:]
-    if args[:1] == ["digest"]:
-        print(f"vgis-peer SDK {digest(kit_root(args[1:]) / 'peers' / 'sdk' / 'rust')}")
-        return
     out = Path(args[0] if args else ".").resolve()
     target = Path(args[1]).resolve() / "cargo-target" if len(args) > 1 else out / "target"
     sdk = kit_root(args[2:]) / "peers" / "sdk" / "rust"
