@@ -35,6 +35,13 @@ def _require(tool: str) -> str:
     return found
 
 
+def _run(
+    argv: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A toolchain command's result, its output kept for the assertion message; never raises on failure."""
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
 def _gofmt_clean(go: str, folder: Path) -> None:
     gofmt = shutil.which("gofmt") or str(Path(go).with_name("gofmt"))
     unformatted = subprocess.run(
@@ -60,7 +67,7 @@ def test_go_sdk_is_vetted_formatted_and_passes_its_tests() -> None:
     go = _require("go")
     _gofmt_clean(go, SDK / "go")
     for argv in ([go, "vet", "./..."], [go, "test", "./..."]):
-        proc = subprocess.run(argv, cwd=SDK / "go", capture_output=True, text=True, timeout=600, check=False)
+        proc = _run(argv, SDK / "go", 600)
         assert proc.returncode == 0, f"{' '.join(argv[1:])}:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
 
 
@@ -74,7 +81,7 @@ def test_rust_sdk_is_formatted_clippy_clean_and_passes_its_tests() -> None:
         [cargo, "clippy", "--release", "--locked", "--all-targets", *target, "--", "-D", "warnings"],
         [cargo, "test", "--locked", *target],
     ):
-        proc = subprocess.run(argv, cwd=SDK / "rust", capture_output=True, text=True, timeout=1200, check=False)
+        proc = _run(argv, SDK / "rust", 1200)
         assert proc.returncode == 0, f"cargo {argv[1]} on the Rust SDK:\n{proc.stdout[-3000:]}{proc.stderr[-4000:]}"
 
 
@@ -91,7 +98,7 @@ def test_rust_peer_is_formatted_clippy_clean_and_passes_its_tests(crate: str) ->
         [cargo, "clippy", "--all-targets", *target, "--", "-D", "warnings"],
         [cargo, "test", *target],
     ):
-        proc = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=1800, check=False)
+        proc = _run(argv, folder, 1800)
         assert proc.returncode == 0, f"cargo {argv[1]} on {crate}:\n{proc.stdout[-3000:]}{proc.stderr[-4000:]}"
         if argv[1] == "test":
             assert "test result: ok" in proc.stdout, f"cargo test on {crate} ran no test binary:\n{proc.stdout[-2000:]}"
@@ -108,40 +115,17 @@ def test_go_adapter_is_formatted_and_vetted(tmp_path: Path) -> None:
         _missing(f"no checkout of the Go port ({sources.ENV}=vgi-rpc-go=PATH)")
         return
     env = {**os.environ, "VGIS_PEER_SOURCE_DIR": str(source)}
-    build = subprocess.run(
-        [sys.executable, "build.py", str(tmp_path)],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    build = _run([sys.executable, "build.py", str(tmp_path)], folder, 900, env=env)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     vet_env = {**env, "GOWORK": "off", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly"}
-    vet = subprocess.run(
-        [go, "vet", f"-modfile={tmp_path / 'go.mod'}", "."],
-        cwd=folder,
-        env=vet_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    vet = _run([go, "vet", f"-modfile={tmp_path / 'go.mod'}", "."], folder, 600, env=vet_env)
     assert vet.returncode == 0, f"go vet on vgi-rpc-go:\n{vet.stdout[-3000:]}{vet.stderr[-3000:]}"
 
 
 def test_java_sdk_compiles_without_warnings_and_passes_its_tests(tmp_path: Path) -> None:
     """The Java SDK's pom.xml (release 17, ``-Xlint:all -Werror``) runs its JUnit tests; output in tmp_path."""
     mvn = _require("mvn")
-    proc = subprocess.run(
-        [mvn, "-B", "-q", f"-Dvgis.build={tmp_path}", "test"],
-        cwd=SDK / "java",
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    proc = _run([mvn, "-B", "-q", f"-Dvgis.build={tmp_path}", "test"], SDK / "java", 900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     reports = list((tmp_path / "target" / "surefire-reports").glob("TEST-*.xml"))
     assert reports, "surefire wrote no test report: the SDK's tests did not run"
@@ -157,22 +141,6 @@ def test_vgi_rpc_python_adapter_type_checks_against_its_own_venv() -> None:
         _missing(str(exc))
         return
     python = manifest.build_dir / "venv" / "bin" / "python"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--no-incremental",
-            "--python-version",
-            "3.13",
-            "--python-executable",
-            str(python),
-            str(manifest.folder),
-        ],
-        cwd=SDK.parents[1],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    argv = [sys.executable, "-m", "mypy", "--no-incremental", "--python-version", "3.13", "--python-executable"]
+    proc = _run([*argv, str(python), str(manifest.folder)], SDK.parents[1], 600)
     assert proc.returncode == 0, f"mypy on vgi-rpc-python against {python}:\n{proc.stdout[-4000:]}{proc.stderr[-2000:]}"
