@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from vgis.framing import decode_region, framing_of, walk
+from vgis.framing import Validation, decode_region, framing_of, walk
 from vgis.header import decode, meaningful_length
 from vgis.pointer import LENGTH_KEY, OFFSET_KEY, is_pointer
 from vgis.segment import Segment
@@ -286,7 +286,7 @@ def test_ipc_catalogue_covers_both_framings() -> None:
 
 @pytest.mark.parametrize("case", IPCS, ids=_ids(IPCS))
 def test_region_decodes_to_the_arrows_batch(case: IpcCase) -> None:
-    decoded = decode_region(pa.py_buffer(case.region), case.batch.schema)
+    decoded = decode_region(pa.py_buffer(case.region), case.batch.schema, Validation.FULL)
     assert decoded.equals(case.batch)
     assert decoded.schema.equals(case.batch.schema, check_metadata=True)
     assert framing_of(case.batch.schema).value == case.framing

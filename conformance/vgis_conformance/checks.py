@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from vgis.framing import Framing, decode_region, framing_of, walk
+from vgis.framing import Framing, Validation, decode_region, framing_of, walk
 from vgis.header import HEADER_SIZE
 from vgis_conformance.kit import Seg
 from vgis_conformance.memory import canary_index, find_canary, first_non_canary
@@ -127,7 +127,7 @@ def check_region(
     if framing:
         problems = check_region_bytes(region, batch.schema, count_dictionary_fields(batch.schema))
         assert not problems, f"{writer}: framing problems:\n  " + "\n  ".join(problems)
-    decoded = decode_region(pa.py_buffer(region), batch.schema)
+    decoded = decode_region(pa.py_buffer(region), batch.schema, Validation.FULL)  # the oracle validates everything
     assert decoded.equals(batch), f"decoded-equal: {writer} decodes (reference) to\n{decoded}\nexpected\n{batch}"
     return decoded
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from vgis.errors import BadPointer
+from vgis.framing import Validation
 from vgis.region import read_batch, write_batch
 from vgis.segment import Segment
 
@@ -72,14 +73,21 @@ class Resolved:
     release_offset: int | None
 
 
-def resolve(batch: pa.RecordBatch, metadata: Metadata | None, segment: Segment) -> Resolved:
-    """Turn a pointer batch into the batch it points at; pass others through (PTR-5, PTR-7)."""
+def resolve(
+    batch: pa.RecordBatch, metadata: Metadata | None, segment: Segment, validation: Validation = Validation.SAFE
+) -> Resolved:
+    """Turn a pointer batch into the batch it points at; pass others through (PTR-5, PTR-7).
+
+    ``validation`` is how much of Arrow's validation the region's batch gets (``framing.Validation``):
+    SAFE, the default, for a segment whose writer may be hostile; TRUSTED only when the caller vouches
+    for the writer.
+    """
     if not is_pointer(batch, metadata):
         return Resolved(batch, dict(metadata or {}), None)
     assert metadata is not None
     offset = parse_decimal(metadata.get(OFFSET_KEY), OFFSET_KEY)
     length = parse_decimal(metadata.get(LENGTH_KEY), LENGTH_KEY)
-    data = read_batch(segment, offset, length, batch.schema)
+    data = read_batch(segment, offset, length, batch.schema, validation=validation)
     resolved = {k: v for k, v in metadata.items() if k not in (OFFSET_KEY, LENGTH_KEY, SOURCE_KEY)}
     resolved[SOURCE_KEY] = segment.name.encode()
     return Resolved(data, resolved, offset)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from vgis.errors import InvalidArgument, OutOfBounds
-from vgis.framing import decode_region, region_size, write_region
+from vgis.framing import Validation, decode_region, encode
 from vgis.header import HEADER_SIZE
 from vgis.segment import Segment
 
@@ -19,12 +19,13 @@ def write_batch(segment: Segment, batch: pa.RecordBatch) -> tuple[int, int] | No
     """Allocate and write ``batch``; ``(offset, length)``, or None when it does not fit."""
     if batch.num_rows == 0:
         raise InvalidArgument("WRITE-4", "zero-row batches are never written to a segment")
-    size = region_size(batch)
+    encoding = encode(batch)
+    size = encoding.size
     offset = segment.allocator.allocate(size)
     if offset is None:
         return None
     try:
-        written = write_region(pa.py_buffer(segment.buf[offset : offset + size]), batch)
+        written = encoding.write(pa.py_buffer(segment.buf[offset : offset + size]))
     except BaseException:
         segment.allocator.free(offset)
         raise
@@ -48,6 +49,8 @@ def region_view(segment: Segment, offset: int, length: int) -> pa.Buffer:
     return pa.py_buffer(segment.buf[offset : offset + length])
 
 
-def read_batch(segment: Segment, offset: int, length: int, schema: pa.Schema) -> pa.RecordBatch:
-    """Decode the region at ``offset``; zero-copy for the stream framing."""
-    return decode_region(region_view(segment, offset, length), schema)
+def read_batch(
+    segment: Segment, offset: int, length: int, schema: pa.Schema, validation: Validation = Validation.SAFE
+) -> pa.RecordBatch:
+    """Decode the region at ``offset``, zero-copy, validated as ``validation`` says (``framing.Validation``)."""
+    return decode_region(region_view(segment, offset, length), schema, validation)

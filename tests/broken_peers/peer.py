@@ -118,22 +118,15 @@ def _dict_framing(keep_schema: bool, keep_eos: bool) -> None:
         end = full.size if keep_eos else full.size - len(framing.EOS)
         return full.slice(start, end - start)
 
-    stream_size, stream_write = framing.region_size, framing.write_region
+    original = region.encode
 
-    def region_size(batch: pa.RecordBatch) -> int:
+    def encode(batch: pa.RecordBatch) -> framing.Encoding:
         if framing.framing_of(batch.schema) is framing.Framing.STREAM:
-            return stream_size(batch)
-        return int(body(batch).size)
-
-    def write_region(dest: pa.Buffer, batch: pa.RecordBatch) -> int:
-        if framing.framing_of(batch.schema) is framing.Framing.STREAM:
-            return stream_write(dest, batch)
+            return original(batch)
         data = body(batch)
-        pa.FixedSizeBufferWriter(dest).write(data)
-        return int(data.size)
+        return framing.Encoding(batch, int(data.size), framing.Framing.MESSAGES, data)
 
-    region.region_size = region_size  # type: ignore[attr-defined]  # deliberate patch of region's import from framing
-    region.write_region = write_region  # type: ignore[attr-defined]  # deliberate patch of region's import from framing
+    region.encode = encode  # type: ignore[attr-defined]  # deliberate patch of region's import from framing
 
 
 def hex_pointer_offsets() -> None:
@@ -232,9 +225,15 @@ def reads_past_region() -> None:
     the bytes that follow it (ERR-2, PTR-10)."""
     original = region.read_batch  # the one pointer imports
 
-    def read_batch(seg: segment.Segment, offset: int, length: int, schema: pa.Schema) -> pa.RecordBatch:
+    def read_batch(
+        seg: segment.Segment,
+        offset: int,
+        length: int,
+        schema: pa.Schema,
+        validation: framing.Validation = framing.Validation.SAFE,
+    ) -> pa.RecordBatch:
         if framing.framing_of(schema) is not framing.Framing.STREAM:
-            return original(seg, offset, length, schema)
+            return original(seg, offset, length, schema, validation)
         region.check_bounds(seg, offset, length)
         try:
             reader = pa.ipc.open_stream(pa.py_buffer(seg.buf[offset:]))
