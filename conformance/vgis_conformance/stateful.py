@@ -29,8 +29,6 @@ known-failures file already lists is withheld from that peer
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -595,13 +593,3 @@ def machine_settings(examples: int) -> settings:
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
         print_blob=False,
     )
-
-
-def copy_recipe(src: Path, dest_dir: Path) -> Path:
-    """Copy a recipe and the batch files it names to ``dest_dir``."""
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    doc = json.loads(src.read_text(encoding="utf-8"))
-    for op in doc["ops"]:
-        if op[0] == "write":
-            shutil.copy(src.parent / op[1], dest_dir / op[1])
-    return Path(shutil.copy(src, dest_dir / src.name))
