@@ -46,9 +46,15 @@ def test_bench_quick_writes_json_and_png(tmp_path: Path) -> None:
         (schema, size, action)
         for schema in ("plain", "dictionary")
         for size in data["sizes"]
-        for action in ("write", "resolve", "memcpy", "pipe")
+        for action in ("write", "resolve", "resolve_trusted", "memcpy", "pipe")
     }
     assert all(s["bytes"] > 0 and len(s["seconds"]) >= 2 for s in data["samples"])
+    # Rounds: every action of every size twice, one figure per round; no target ratio is in a quick run.
+    assert all(len(s["rounds"]) == 2 and None not in s["rounds"] for s in data["samples"])
+    assert {v["verdict"] for v in data["targets"]} == {"not measured"}
+    assert data["rounds"]["stopped"] == "no target ratio measured in this run"
+    assert all(len(v["loadavg_before"]) == 3 and len(v["loadavg_after"]) == 3 for v in data["visits"])
+    assert "load average (1/5/15 min)" in proc.stdout and "issue 13 ratio targets" in proc.stdout
     assert data["overhead"]["python-reference"]["requests_per_s"] > 0
     assert data["zero_copy"]["zero_copy"] is True
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -3,11 +3,14 @@
 The rendering reads only the JSON (never the live run), so what the console
 shows after a run, ``bench --markdown`` prints later and the files hold are the
 same figures. One function, :func:`table`, lays out every table through
-``tabulate``; the two styles differ only in their frame.
+``tabulate``; the two styles differ only in their frame. Every table is
+followed by the machine's load average while its figures were measured
+(:func:`load_line`): a ratio from a loaded minute is read differently.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Literal
 
@@ -86,6 +89,67 @@ def _throughput_cells(index: _Index, peer: str, schema: str, size: int) -> list[
     return [cells[0], cells[1], "-" if sg is None else f"{sg:.2f}", cells[2], cells[3], ratio]
 
 
+def load_line(before: Sequence[float], after: Sequence[float], during: Sequence[float] = ()) -> str:
+    """The load average (1, 5, 15 min) before and after a table's measurements, and the 1-min range between."""
+    text = "/".join(f"{x:.2f}" for x in before) + " before, " + "/".join(f"{x:.2f}" for x in after) + " after"
+    if during:
+        text += f"; 1-min {min(during):.2f}-{max(during):.2f} during"
+    return f"  load average (1/5/15 min): {text}"
+
+
+def _visits_load(bench: Json, schema: str | None = None) -> str:
+    """The load line of the rounds of one schema (all rounds for None), from bench.json's visits."""
+    visits = [v for v in bench.get("visits", []) if schema is None or v["schema"] == schema]
+    if not visits:
+        return load_line(bench["machine"]["loadavg"], bench["machine_after"]["loadavg"])
+    during = [x for v in visits for x in (v["loadavg_before"][0], v["loadavg_after"][0])]
+    return load_line(visits[0]["loadavg_before"], visits[-1]["loadavg_after"], during)
+
+
+_TARGET_HEAD = ["target", "ratio", "floor", "median", "interval", "±", "rounds", "verdict"]
+
+
+def _target_rows(bench: Json) -> tuple[list[list[str]], list[str]]:
+    """The measured target rows as table cells, and a line on the rows that were not measured."""
+    rows, unmeasured = [], Counter[str]()
+    for t in bench.get("targets", []):
+        if t["verdict"] == "not measured":
+            unmeasured[t["target"]] += 1
+            continue
+        rows.append(
+            [
+                t["target"],
+                t["ratio"],
+                f"{t['threshold']:.2f}",
+                f"{t['median']:.2f}",
+                f"{t['lo']:.2f}-{t['hi']:.2f}",
+                f"{t['spread'] * 100:.0f}%",
+                str(t["rounds"]),
+                t["verdict"].upper() if t["verdict"] != "undecidable" else "undecidable",
+            ]
+        )
+    notes = []
+    if unmeasured:
+        notes.append(
+            "not measured (peer, size or action not in this run): "
+            + ", ".join(f"{target} x{n}" for target, n in unmeasured.items())
+        )
+    notes += [f"{peer} does not offer {why}" for peer, why in bench.get("unoffered", {}).items()]
+    return rows, notes
+
+
+def _rounds_line(bench: Json) -> str:
+    """How the rounds ended: the bound, the confidence and why the run stopped adding rounds."""
+    r = bench.get("rounds")
+    if not r:
+        return ""
+    return (
+        f"ratio: median of per-round ratios, {r['confidence']:.0%} interval for it; rounds added until every "
+        f"interval is within ±{r['bound']:.0%} or {r['budget_s']:.0f} s: stopped after {r['seconds']:.0f} s, "
+        f"{r['stopped']}"
+    )
+
+
 def _crossover_text(cross: int | str | None) -> str:
     """A crossover as a size, ``never``, or ``not measured``."""
     return human(cross) if isinstance(cross, int) else "not measured" if cross is None else str(cross)
@@ -106,6 +170,7 @@ def console(bench: Json) -> list[str]:
                 "",
                 f"{peer}, {schema} schema: GB/s median (min-max)",
                 *table(["size", "bytes", *_HEAD], rows, "console"),
+                _visits_load(bench, schema),
             ]
             cross = bench["crossover"][peer][schema]
             lines.append(
@@ -118,10 +183,21 @@ def console(bench: Json) -> list[str]:
         f"  {name}: {o['requests_per_s']:.0f} requests/s, {o['ms_per_request'] * 1000:.0f} us per request"
         for name, o in bench["overhead"].items()
     ]
+    if bench.get("overhead_load"):
+        lines.append(load_line(bench["overhead_load"]["before"], bench["overhead_load"]["after"]))
     lines += [f"not benchmarked: {name}: {why}" for name, why in bench["not_benchmarked"].items()]
     lines += [f"ERROR {err}" for err in bench["errors"]]
-    lines += ["", "targets"]
-    for v in bench["verdicts"]:
+    rows, notes = _target_rows(bench)
+    lines += [
+        "",
+        "issue 13 ratio targets: met when the whole interval is at or above the floor",
+        f"  {_rounds_line(bench)}",
+    ]
+    lines += table(_TARGET_HEAD, rows, "console", ["left", "left", *["right"] * 6]) if rows else []
+    lines += [f"  {n}" for n in notes]
+    lines.append(_visits_load(bench))
+    lines += ["", "checks"]
+    for v in bench.get("checks", []):
         mark = {True: "MET   ", False: "MISSED", None: "n/a   "}[v["met"]]
         lines.append(f"  {mark} {v['target']}: {v['detail']}")
     return lines
@@ -150,6 +226,7 @@ def suite_console(suite: Json) -> list[str]:
         "",
         "full conformance suite, wall seconds (pytest conformance, builds cached)",
         *table(["peers", "serial", "-n auto", "names"], rows, "console", ["right", "right", "right", "left"]),
+        load_line(suite["machine"]["loadavg"], suite["machine_after"]["loadavg"]),
     ]
 
 
@@ -160,7 +237,8 @@ def _bench_markdown(bench: Json) -> list[str]:
         f"Throughput run: {m['date']}, {m['nproc']} CPUs ({m['cpu_model']}), {m['ram_gib']} GiB RAM, "
         f"Python {m['python']}, pyarrow {m['pyarrow']}; load average at start "
         f"{m['loadavg'][0]:.2f}, at end {bench['machine_after']['loadavg'][0]:.2f}; "
-        f"{bench['repeat']} repetitions (x{bench['small_repeat_factor']} under 1 MiB).",
+        f"{bench['repeat']} rounds first, more where a target ratio was wide "
+        f"(each round x{bench['small_repeat_factor']} repetitions under 1 MiB).",
         "",
     ]
     index = _index(bench)
@@ -175,6 +253,8 @@ def _bench_markdown(bench: Json) -> list[str]:
             "",
             *table(["peer", "size", *_HEAD], rows, "markdown"),
             "",
+            _visits_load(bench, schema).strip() + ".",
+            "",
         ]
     rows = [[peer, *(_crossover_text(cross[s]) for s in SCHEMAS)] for peer, cross in bench["crossover"].items()]
     lines += ["#### shm (write + resolve) overtakes the pipe from", "", *table(["peer", *SCHEMAS], rows, "markdown")]
@@ -188,9 +268,16 @@ def _bench_markdown(bench: Json) -> list[str]:
         "",
         *table(["peer", "requests/s", "per request"], rows, "markdown"),
     ]
+    if bench.get("overhead_load"):
+        lines += ["", load_line(bench["overhead_load"]["before"], bench["overhead_load"]["after"]).strip() + "."]
     if bench["not_benchmarked"]:
         skipped = bench["not_benchmarked"].items()
         lines += ["", "Not benchmarked: " + "; ".join(f"{p} ({why})" for p, why in skipped)]
+    rows, notes = _target_rows(bench)
+    lines += ["", "#### Issue 13 ratio targets (met when the whole interval is at or above the floor)", ""]
+    lines += [_rounds_line(bench) + ".", ""] if bench.get("rounds") else []
+    lines += [*table(_TARGET_HEAD, rows, "markdown"), ""] if rows else []
+    lines += [line for n in notes for line in (f"{n}.", "")] + [_visits_load(bench).strip() + "."]
     return [*lines, ""]
 
 
@@ -208,10 +295,11 @@ def _suite_markdown(suite: Json) -> list[str]:
         for count, got in _suite_rows(suite)
     ]
     return [
-        f"#### Full suite, wall seconds (`pytest conformance`, builds cached; {m['date']}, "
-        f"load average at start {m['loadavg'][0]:.2f}, at end {suite['machine_after']['loadavg'][0]:.2f})",
+        f"#### Full suite, wall seconds (`pytest conformance`, builds cached; {m['date']})",
         "",
         *table(["peers", "serial", "-n auto", "exit (serial / -n auto)", "names"], rows, "markdown"),
+        "",
+        load_line(m["loadavg"], suite["machine_after"]["loadavg"]).strip() + ".",
         "",
     ]
 
