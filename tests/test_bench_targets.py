@@ -204,3 +204,10 @@ def test_target_table_shows_verdicts_unmeasured_rows_and_load() -> None:
     assert any("vgi-rpc-python does not offer resolve_trusted" in n for n in notes)
     line = render.load_line([1.0, 2.0, 3.0], [1.5, 2.0, 3.0], [1.0, 4.0])
     assert "1.00/2.00/3.00 before" in line and "1.50/2.00/3.00 after" in line and "1.00-4.00 during" in line
+
+
+def test_targets_preset_selects_every_peer_and_size_a_row_needs() -> None:
+    """``bench --targets`` runs targets.PEERS at targets.TARGET_SIZES: no row may need anything else."""
+    rows = targets.rows()
+    assert {p for r in rows for p in (r.peer, r.base_peer)} == set(targets.PEERS)
+    assert {r.size for r in rows} <= set(targets.TARGET_SIZES)

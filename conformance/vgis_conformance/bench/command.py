@@ -82,6 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"exit {EXIT_MISSED} when a ratio target of issue 13 is missed with a decidable spread "
         "(undecidable and not measured ones do not fail); not run in CI",
     )
+    parser.add_argument(
+        "--targets",
+        action="store_true",
+        help="what issue 13's ratio targets need: the peers "
+        f"{', '.join(targets.PEERS)} and sizes 16K to 256M (unless --peer or --sizes say otherwise)",
+    )
     parser.add_argument("--quick", action="store_true", help="2 small sizes, 2 rounds, 200 overhead requests")
     parser.add_argument("--requests", type=int, default=2000, help="header requests for the overhead figure")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per bench request")
@@ -170,7 +176,7 @@ def main(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
         print(render.markdown(_load(out_dir / "bench.json"), _load(out_dir / "suite.json")))
         return 0
     out_dir.mkdir(parents=True, exist_ok=True)
-    manifests = with_sources(select_peers(args.peer), args.peer_source)
+    manifests = with_sources(select_peers(args.peer or (list(targets.PEERS) if args.targets else [])), args.peer_source)
     if args.memory:
         return _memory(args, manifests, out_dir)
     suite: Json | None = None
@@ -185,10 +191,8 @@ def main(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
     if suite is None:  # an earlier --suite-only run, for the verdict
         with contextlib.suppress(ValueError, OSError):
             suite = _load(out_dir / "suite.json")
-    sizes = (
-        QUICK_SIZES
-        if args.quick and not args.sizes
-        else [parse_size(s) for s in args.sizes.split(",") if s] or DEFAULT_SIZES
+    sizes = [parse_size(s) for s in args.sizes.split(",") if s] or (
+        QUICK_SIZES if args.quick else list(targets.TARGET_SIZES) if args.targets else DEFAULT_SIZES
     )
     sizes = sorted(set(sizes))
     budget = args.budget if args.budget is not None else 0.0 if args.quick else DEFAULT_BUDGET

@@ -21,6 +21,7 @@ from vgis_conformance.protocol import Json
 REFERENCE = "python-reference"
 UPSTREAM = "vgi-rpc-python"
 PORTS = ("rust", "vgi-rpc-rust", "cpp")
+PEERS = (REFERENCE, UPSTREAM, *PORTS)  # every peer a target names: what ``bench --targets`` runs
 TARGET_SIZES = tuple(16 * KIB * 4**i for i in range(8))  # 16 KiB ... 256 MiB, the range
 
 
