@@ -58,6 +58,7 @@ def test_bench_quick_writes_json_and_png(tmp_path: Path) -> None:
     assert data["overhead"]["python-reference"]["requests_per_s"] > 0
     assert data["zero_copy"]["zero_copy"] is True
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (out / "targets.png").exists(), "no target row is measured in a quick run, so no figure of them"
     assert "overtakes the pipe" in proc.stdout
     leaked = {
         p for p in set(SHM_DIR.iterdir()) - before if "bench" in p.name or "overhead" in p.name or "zerocopy" in p.name

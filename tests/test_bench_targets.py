@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
-from vgis_conformance.bench import render, targets
+from vgis_conformance.bench import figures, render, targets
 from vgis_conformance.bench.batches import MIB
 from vgis_conformance.bench.command import EXIT_MISSED, exit_status
 from vgis_conformance.bench.interval import decide, median_interval, paired_ratios
@@ -211,3 +212,13 @@ def test_targets_preset_selects_every_peer_and_size_a_row_needs() -> None:
     rows = targets.rows()
     assert {p for r in rows for p in (r.peer, r.base_peer)} == set(targets.PEERS)
     assert {r.size for r in rows} <= set(targets.TARGET_SIZES)
+
+
+def test_targets_figure_draws_measured_rows_only(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the bench extra (pip install -e '.[bench]') draws the PNG")
+    up = [1.0, 1.1, 0.9, 1.05, 0.95]
+    png = tmp_path / "targets.png"
+    assert figures.plot_targets(targets.verdicts(_run_write([x / 2 for x in up], up)), png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not figures.plot_targets(targets.verdicts(Run()), tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()

@@ -26,7 +26,7 @@ from vgis_conformance.bench.driver import (
     start_benches,
     zero_copy_check,
 )
-from vgis_conformance.bench.figures import plot
+from vgis_conformance.bench.figures import plot, plot_targets
 from vgis_conformance.bench.machine import machine, machine_after
 from vgis_conformance.bench.schedule import Plan, measure
 from vgis_conformance.bench.stats import Run, checks, crossover, ratios
@@ -216,7 +216,12 @@ def main(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
     (out_dir / "bench.json").write_text(json.dumps(result, indent=1) + "\n")
     print("\n".join(render.console(json.loads((out_dir / "bench.json").read_text()))))
     drew = plot(run, peers, sizes, out_dir / "bench.png")
-    print(f"\n[bench] wrote {out_dir / 'bench.json'}" + (f" and {out_dir / 'bench.png'}" if drew else ""))
+    drew_targets = plot_targets(result["targets"], out_dir / "targets.png")
+    if not drew_targets:  # no row measured: an earlier run's figure must not pass for this one's
+        (out_dir / "targets.png").unlink(missing_ok=True)
+    wrote = [out_dir / "bench.json", *([out_dir / "bench.png"] if drew else [])]
+    wrote += [out_dir / "targets.png"] if drew_targets else []
+    print(f"\n[bench] wrote {', '.join(map(str, wrote))}")
     return exit_status(result, args.check, drew and not run.errors and bool(peers))
 
 

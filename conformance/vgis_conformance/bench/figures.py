@@ -1,7 +1,8 @@
-"""The benchmark's figure: GB/s against batch size, drawn with matplotlib when the ``bench`` extra is installed.
+"""The benchmark's figures: GB/s against batch size, and issue 13's target ratios with their intervals.
 
-matplotlib is optional (a conformance run never needs it), so it is imported
-here only, and its absence costs the PNG, not the run.
+Drawn with matplotlib when the ``bench`` extra is installed. matplotlib is
+optional (a conformance run never needs it), so it is imported here only, and
+its absence costs the PNGs, not the run.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vgis_conformance.bench.batches import SCHEMAS, human
+from vgis_conformance.bench.interval import CONFIDENCE
 from vgis_conformance.bench.stats import Run, crossover
+from vgis_conformance.protocol import Json
+
+_VERDICT_COLORS = {"met": "tab:green", "missed": "tab:red", "undecidable": "tab:orange"}
 
 
 def plot(run: Run, peers: Sequence[str], sizes: Sequence[int], path: Path) -> bool:
@@ -74,5 +79,44 @@ def plot(run: Run, peers: Sequence[str], sizes: Sequence[int], path: Path) -> bo
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def plot_targets(rows: Sequence[Json], path: Path) -> bool:
+    """Each measured target row as its median and interval over its floor (1 = the floor), coloured by verdict.
+
+    Dividing by the floor puts every row on one axis: a row is met when its
+    whole bar is right of the line, missed when it is all left, undecidable
+    when the bar crosses it. False (no PNG) when no row was measured.
+    """
+    measured = [r for r in rows if r["verdict"] != "not measured"]
+    if not measured:
+        return False
+    try:
+        import matplotlib
+    except ImportError:
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter
+
+    fig, ax = plt.subplots(figsize=(7, 0.9 + 0.32 * len(measured)))
+    for y, r in enumerate(reversed(measured)):
+        t = r["threshold"]
+        mid, lo, hi = r["median"] / t, r["lo"] / t, r["hi"] / t
+        ax.errorbar([mid], [y], xerr=[[mid - lo], [hi - mid]], fmt="o", color=_VERDICT_COLORS[r["verdict"]], capsize=3)
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_yticks(range(len(measured)), [f"{r['ratio']} ({r['verdict']})" for r in reversed(measured)], fontsize=7)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    ax.tick_params(axis="x", which="both", labelsize=7)
+    ax.set_xlabel(
+        f"ratio / its floor: median and {CONFIDENCE:.0%} interval of per-round ratios (right of the line: met)"
+    )
+    ax.grid(True, axis="x", which="both", alpha=0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return True

@@ -123,7 +123,7 @@ def _target_rows(bench: Json) -> tuple[list[list[str]], list[str]]:
                 f"{t['threshold']:.2f}",
                 f"{t['median']:.2f}",
                 f"{t['lo']:.2f}-{t['hi']:.2f}",
-                f"{t['spread'] * 100:.0f}%",
+                f"{t['spread'] * 100:.1f}%",
                 str(t["rounds"]),
                 t["verdict"].upper() if t["verdict"] != "undecidable" else "undecidable",
             ]
