@@ -6,10 +6,13 @@ per-round ratio a fair pairing) is checked without timing anything.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any, cast
 
+from vgis_conformance.bench import targets
 from vgis_conformance.bench.driver import Bench, run_rounds
+from vgis_conformance.bench.schedule import Plan, measure
 from vgis_conformance.bench.stats import Run
 from vgis_conformance.protocol import Json, PeerError
 
@@ -23,14 +26,25 @@ class _Process:
     def request(self, op: str, **args: Any) -> Json:
         return self.peer.answer(op, args)
 
+    def send(self, op: str, **args: Any) -> int:
+        """The pipe reader's request (answered by ``receive``); the fake never opens the FIFO."""
+        return 1
+
+    def receive(self, rid: int, timeout: float) -> Json:
+        return {"seconds": [0.002], "bytes": 1000}
+
 
 class _Peer:
     """A peer that answers every bench request with made-up seconds and logs it."""
 
-    def __init__(self, name: str, log: list[tuple[str, str, str]], declines: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, name: str, log: list[tuple[str, str, str]], declines: frozenset[str] = frozenset(), noise: float = 0.0
+    ) -> None:
         self.name = name
         self.log = log
         self.declines = declines
+        self.random = random.Random(name)
+        self.noise = noise
         self.process = _Process(self)
         self.segments = 0
 
@@ -48,7 +62,8 @@ class _Peer:
         if args["action"] in self.declines:
             raise PeerError(self.name, {"op": op}, "bad_request", f"unknown bench action {args['action']!r}")
         self.log.append((self.name, args["action"], args["segment"]))
-        return {"seconds": [0.001] * args["repeat"], "bytes": 1000}
+        seconds = [0.001 * (1 + self.noise * self.random.uniform(-1, 1)) for _ in range(args["repeat"])]
+        return {"seconds": seconds, "bytes": 1000}
 
     def forget(self, name: str) -> None:
         pass
@@ -95,3 +110,35 @@ def test_a_failing_peer_sits_out_the_rest_of_the_stretch(tmp_path: Path) -> None
     assert [action for peer, action, _ in log if peer == "b"] == ["write"]
     b_write = next(s for s in run.samples if (s.peer, s.action) == ("b", "write"))
     assert b_write.rounds == [0.001]  # round 2 missing, so never paired
+
+
+def _cells(result: Json) -> dict[tuple[str, int], int]:
+    return {(c["schema"], c["size"]): c["rounds"] for c in result["per_cell"]}
+
+
+def test_schedule_adds_rounds_to_a_wide_target_until_max_rounds_or_budget(tmp_path: Path) -> None:
+    """Noisy fakes named as target 1's peers: the 16K cells (a target row each) get rounds up to max_rounds,
+    the 1K ones (no target) only the first pass; with no budget, the first pass only."""
+    peers = [_Peer(targets.REFERENCE, [], noise=0.5), _Peer(targets.UPSTREAM, [], noise=0.5)]
+    run = Run()
+    result = measure([_bench(p) for p in peers], [1024, 16384], Plan(3, 0.01, 60.0, 9), tmp_path, 10.0, run)
+    assert _cells(result) == {
+        ("plain", 1024): 3,
+        ("plain", 16384): 9,
+        ("dictionary", 1024): 3,
+        ("dictionary", 16384): 9,
+    }
+    assert result["stopped"] == "max rounds reached"
+    row = next(t for t in targets.verdicts(run) if t["target"] == "1 write vs upstream" and t["size"] == 16384)
+    assert row["rounds"] == 9
+    run = Run()
+    result = measure([_bench(p) for p in peers], [16384], Plan(3, 0.01, 0.0, 9), tmp_path, 10.0, run)
+    assert _cells(result) == {("plain", 16384): 3, ("dictionary", 16384): 3}
+    assert result["stopped"] == "time budget spent"
+
+
+def test_schedule_stops_when_every_target_is_within_the_bound(tmp_path: Path) -> None:
+    peers = [_Peer(targets.REFERENCE, []), _Peer(targets.UPSTREAM, [])]  # no noise: every ratio exactly 1.0
+    result = measure([_bench(p) for p in peers], [16384], Plan(5, 0.05, 60.0, 40), tmp_path, 10.0, Run())
+    assert _cells(result) == {("plain", 16384): 5, ("dictionary", 16384): 5}
+    assert result["stopped"] == "every target ratio within the bound"
