@@ -75,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"wall seconds for all the rounds (default {DEFAULT_BUDGET:.0f}, 0 with --quick); "
         "the first --repeat rounds always complete",
     )
-    parser.add_argument("--max-rounds", type=int, default=40, help="rounds at most per schema and size (default 40)")
+    parser.add_argument("--max-rounds", type=int, default=100, help="rounds at most per schema and size (default 100)")
     parser.add_argument(
         "--check",
         action="store_true",
