@@ -20,7 +20,7 @@ from vgis_conformance.header_diff import header_mismatch
 from vgis_conformance.kit import Kit, release, resolve_at
 from vgis_conformance.peer import Peer
 from vgis_conformance.protocol import PeerFailure
-from vgis_conformance.session import session_of
+from vgis_conformance.session import case_of, session_of
 from vgis_conformance.stateful import CLAUSES, Record, machine_class, machine_settings, withheld, write_recipe
 
 
@@ -34,7 +34,8 @@ def test_machine(request: pytest.FixtureRequest, producer: Peer, consumer: Peer,
     machine = machine_class(producer, consumer, lambda: Kit(workdir, request.node), withheld_by, records.append)
     examples = int(config.getoption("--stateful-examples"))
     try:
-        run_state_machine_as_test(machine, settings=machine_settings(examples))
+        listed = bool(case_of(request.node).known_lines)
+        run_state_machine_as_test(machine, settings=machine_settings(examples, shrink=not listed))
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise

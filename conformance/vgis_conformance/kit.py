@@ -64,7 +64,7 @@ def _live_handle(peer: Peer, pid: int | None) -> bool:
     return peer.process is not None and peer.process.alive and pid is not None and peer.process.pid == pid
 
 
-@dataclass
+@dataclass(repr=False)
 class Seg:
     """A segment as a case sees it: who holds which handle, and a raw mapping."""
 
@@ -82,6 +82,11 @@ class Seg:
             self._mapping = memory.Mapping(self.name)
         return self._mapping
 
+    def __repr__(self) -> str:
+        """Short, because pytest puts a failing case's arguments in its traceback: the generated repr walked
+        its creator peer, tens of milliseconds for each of hundreds of expected failures."""
+        return f"Seg({self.name!r}, size={self.size})"
+
     def handle(self, peer: Peer) -> str:
         """The handle ``peer`` uses for this segment."""
         return self.handles[peer.name]
@@ -94,7 +99,7 @@ class Seg:
             return "<segment gone>"
 
 
-@dataclass
+@dataclass(repr=False)
 class Kit:
     """Per-case helper; ``finish`` releases everything the case made."""
 
@@ -102,6 +107,11 @@ class Kit:
     node: pytest.Item
     segments: list[Seg] = field(default_factory=list)
     _files: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def __repr__(self) -> str:
+        """Short, because pytest puts a failing case's arguments in its traceback: the generated repr walked
+        every segment and peer of the case, tens of milliseconds for each of hundreds of expected failures."""
+        return f"Kit({self.node.nodeid!r})"
 
     def path(self, stem: str) -> Path:
         """A fresh file path in the session folder."""

@@ -58,7 +58,7 @@ class HandshakeError(PeerFailure):
     outcome = HARNESS_ERROR
 
 
-@dataclass
+@dataclass(repr=False)
 class Peer:
     """A started peer plus what it said about itself."""
 
@@ -79,6 +79,11 @@ class Peer:
     def name(self) -> str:
         """The peer's registry name."""
         return self.manifest.name
+
+    def __repr__(self) -> str:
+        """Short, because pytest puts a failing case's arguments in its traceback: the generated repr walked
+        the manifest and every request's history, tens of milliseconds for each of hundreds of expected failures."""
+        return f"Peer({self.name!r})"
 
     @property
     def capabilities(self) -> frozenset[str]:

@@ -31,6 +31,12 @@ def expected_errors(line: KnownFailure) -> tuple[type[BaseException], ...]:
     return raises
 
 
+def fails_as_listed(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:
+    """Whether ``excinfo`` is the failure a known-failures line of ``item`` expects (so pytest will xfail it)."""
+    lines = case_of(item).known_lines.values()
+    return excinfo is not None and any(excinfo.errisinstance(expected_errors(line)) for line in lines)
+
+
 def mark_known_failures(items: list[pytest.Item], known: dict[str, dict[str, KnownFailure]]) -> None:
     """Mark each item some peer lists (by case ID, or ``<case-id>@producer|consumer`` for a pair's role)."""
     for item in items:
