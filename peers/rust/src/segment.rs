@@ -3,8 +3,11 @@
 //! PTR-9). `shm_open` + `mmap` through `libc`.
 
 use std::ffi::CString;
+use std::ptr::NonNull;
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
+use arrow_buffer::Buffer;
 use arrow_schema::Schema;
 
 use crate::allocator::Allocator;
@@ -68,11 +71,31 @@ fn map(fd: &Fd, size: usize) -> std::io::Result<*mut u8> {
     }
 }
 
+/// A shared mapping, unmapped when its last holder drops: the segment, or a
+/// batch that [`Segment::read_batch`] decoded in place (closing the segment
+/// must not pull the pages from under a batch still in use).
+struct Map {
+    ptr: *mut u8,
+    size: usize,
+}
+
+// SAFETY: the mapping is plain shared memory, valid until `Drop`; Arrow's
+// buffers over it are read-only views, as over any shared allocation.
+unsafe impl Send for Map {}
+unsafe impl Sync for Map {}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.size) };
+    }
+}
+
 /// A mapped VGIS segment; `owner` is true for the creator only.
 pub struct Segment {
     name: String,
     size: usize,
     ptr: *mut u8,
+    map: Arc<Map>,
     owner: bool,
     /// Kept open so that `check_live` can `fstat` the object (LIFE-14).
     fd: Fd,
@@ -123,6 +146,7 @@ impl Segment {
                     name,
                     size: actual,
                     ptr,
+                    map: Arc::new(Map { ptr, size: actual }),
                     owner: true,
                     fd,
                 };
@@ -206,6 +230,7 @@ impl Segment {
             name,
             size,
             ptr,
+            map: Arc::new(Map { ptr, size }),
             owner: false,
             fd,
         })
@@ -260,8 +285,9 @@ impl Segment {
     /// Allocate an entry and write `batch`'s region into it (WRITE-1..3).
     /// `Ok(None)` when it does not fit, leaving no entry (WRITE-6).
     ///
-    /// The region is encoded first, so the entry is reserved at its exact
-    /// size; it is copied into a slice bounded by the entry.
+    /// The region is encoded first without copying the body, so the entry is
+    /// reserved at its exact size; the body is then copied once, straight
+    /// into a slice bounded by the entry.
     pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<Option<(u64, u64)>> {
         if batch.num_rows() == 0 {
             return Err(bad_request(
@@ -269,7 +295,7 @@ impl Segment {
                 "zero-row batches are never written to a segment",
             ));
         }
-        let region = framing::encode_region(batch)?;
+        let region = framing::EncodedRegion::new(batch)?;
         let length = region.len() as u64;
         let Some(offset) = self.allocator().allocate(length)? else {
             return Ok(None);
@@ -285,7 +311,7 @@ impl Segment {
                     format!("entry {offset}+{length} is outside the mapping"),
                 )
             })?;
-        entry.copy_from_slice(&region);
+        region.write_to(entry);
         Ok(Some((offset, length)))
     }
 
@@ -333,16 +359,17 @@ impl Segment {
         Ok(&self.bytes()[offset as usize..end as usize])
     }
 
-    /// Decode the batch in the region at `offset`, given the pointer's schema.
+    /// Decode the batch in the region at `offset`, given the pointer's schema,
+    /// in place: its buffers are views of the mapping (PTR-10: no copy), which
+    /// they keep mapped after the segment is closed.
     pub fn read_batch(&self, offset: u64, length: u64, schema: &Schema) -> Result<RecordBatch> {
-        framing::decode_region(self.region(offset, length)?, schema)
-    }
-}
-
-impl Drop for Segment {
-    /// Unmap (the protocol's `close`); never unlinks.
-    fn drop(&mut self) {
-        unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.size) };
+        let region = self.region(offset, length)?;
+        let ptr = NonNull::from(region).cast::<u8>();
+        let owner: Arc<Map> = self.map.clone();
+        // SAFETY: `region` lies inside the mapping (checked by `region`), which
+        // `owner` keeps mapped for as long as any buffer over it lives.
+        let buffer = unsafe { Buffer::from_custom_allocation(ptr, region.len(), owner) };
+        framing::decode_region_buffer(buffer, schema)
     }
 }
 
