@@ -4,6 +4,7 @@
 #include <arrow/ipc/api.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,28 @@ volatile uint64_t g_sink;
 double Since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
+
+int64_t MinorFaults() {
+  struct rusage usage;
+  ::getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
+}
+
+// One timed repetition and the minor page faults taken during it; the fault
+// counter is read outside the timed interval.
+class Stopwatch {
+ public:
+  Stopwatch() : faults_(MinorFaults()), start_(Clock::now()) {}
+  void Stop(BenchResult& out) const {
+    double elapsed = Since(start_);
+    out.minor_faults.push_back(MinorFaults() - faults_);
+    out.seconds.push_back(elapsed);
+  }
+
+ private:
+  int64_t faults_;
+  Clock::time_point start_;
+};
 
 uint64_t SumBytes(const uint8_t* p, int64_t n) {
   uint64_t sum = 0;
@@ -197,15 +220,14 @@ uint64_t Touch(const arrow::RecordBatch& batch) {
 BenchResult BenchWrite(Segment& segment, const arrow::RecordBatch& batch, uint64_t repeat) {
   BenchResult out;
   for (uint64_t i = 0; i < repeat; ++i) {
-    auto start = Clock::now();
+    Stopwatch clock;
     auto placed = WriteBatch(segment, batch);
-    double elapsed = Since(start);
+    clock.Stop(out);
     if (!placed) {
       throw BadRequest("WRITE-6", "the batch does not fit in the " + std::to_string(segment.size()) +
                                       "-byte segment");
     }
     segment.allocator().Free(placed->first);
-    out.seconds.push_back(elapsed);
     out.bytes = placed->second;
   }
   return out;
@@ -217,10 +239,10 @@ BenchResult BenchResolve(Segment& segment, const std::shared_ptr<arrow::Schema>&
   auto pointer = EmptyBatch(schema);
   Metadata md = PointerKeys(offset, length);
   for (uint64_t i = 0; i < repeat; ++i) {
-    auto start = Clock::now();
+    Stopwatch clock;
     Resolved res = Resolve(pointer, md, segment);  // never frees
     Touch(*res.batch);
-    out.seconds.push_back(Since(start));
+    clock.Stop(out);
   }
   out.bytes = length;
   return out;
@@ -236,10 +258,10 @@ BenchResult BenchMemcpy(Segment& segment, uint64_t length, uint64_t repeat) {
   uint8_t* dst = segment.data() + kHeaderSize;
   BenchResult out;
   for (uint64_t i = 0; i < repeat; ++i) {
-    auto start = Clock::now();
+    Stopwatch clock;
     std::memcpy(dst, src.data(), length);
     asm volatile("" : : "r"(dst) : "memory");
-    out.seconds.push_back(Since(start));
+    clock.Stop(out);
   }
   out.bytes = length;
   return out;

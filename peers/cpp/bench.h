@@ -25,6 +25,7 @@ namespace vgis {
 struct BenchResult {
   std::vector<double> seconds;
   uint64_t bytes = 0;
+  std::vector<int64_t> minor_faults;  // per repetition, where counted (not the pipe)
 };
 
 // Reads every byte of every buffer of every column (validity bitmaps,

@@ -109,7 +109,9 @@ class CppBackend : public sdk::Backend {
   }
 
  private:
-  static sdk::BenchResult Convert(vgis::BenchResult res) { return {std::move(res.seconds), res.bytes}; }
+  static sdk::BenchResult Convert(vgis::BenchResult res) {
+    return {std::move(res.seconds), res.bytes, std::move(res.minor_faults)};
+  }
 };
 
 }  // namespace

@@ -480,6 +480,9 @@ class Loop {
     }
     (*out)["seconds"] = res.seconds;
     (*out)["bytes"] = res.bytes;
+    if (!res.minor_faults.empty() && res.minor_faults.size() == res.seconds.size()) {
+      (*out)["minor_faults"] = res.minor_faults;
+    }
   }
 
   void Hello(Json* out) {

@@ -129,6 +129,10 @@ struct PointerBatch {
 struct BenchResult {
   std::vector<double> seconds;  // one per repetition
   uint64_t bytes = 0;
+  // Minor page faults per repetition (getrusage, read outside the timed
+  // interval), answered as `minor_faults` when there is one per repetition:
+  // shows when fresh pages, not the copy, are the cost.
+  std::vector<int64_t> minor_faults;
 };
 
 // One created or attached segment. The SDK serialises every call, calls

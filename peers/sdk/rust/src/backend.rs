@@ -2,15 +2,13 @@
 //! [`Segment`]s, one method per op. The optional ops default to
 //! `unsupported`; the SDK answers them only when their capability is declared.
 
-use std::time::Instant;
-
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
 use crate::error::{unsupported, Error, Kind, Result};
 use crate::request::Metadata;
 use crate::shm::Mapping;
-use crate::timing::{private_buffer, secs, time_memcpy, touch, DATA_START};
+use crate::timing::{private_buffer, time_memcpy, touch, Stopwatch, DATA_START};
 
 /// What `hello` reports besides the protocol version.
 pub struct Info {
@@ -210,10 +208,10 @@ pub trait Segment {
         let mut seconds = Vec::new();
         for _ in 0..repeat {
             let (given, given_md) = (pointer.clone(), metadata.clone());
-            let start = Instant::now();
+            let clock = Stopwatch::start();
             let resolved = self.resolve(given, given_md)?;
             touch(&resolved.batch);
-            seconds.push(secs(start.elapsed()));
+            seconds.push(clock.stop());
         }
         Ok(seconds)
     }

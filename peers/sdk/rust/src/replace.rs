@@ -3,13 +3,11 @@
 //! when the resolved batch drops (the bench's `resolve` must leave the
 //! harness's region listed).
 
-use std::time::Instant;
-
 use arrow_array::RecordBatch;
 
 use crate::backend::Segment;
 use crate::error::{bad_request, internal, Result};
-use crate::timing::{secs, touch, DATA_START};
+use crate::timing::{touch, Stopwatch, DATA_START};
 
 /// The bench's `resolve` of the region at `offset` for such a library:
 /// per repetition, `resolve` and the touch of its batch are timed; the
@@ -28,7 +26,7 @@ pub fn bench_resolve_replacing<S: Segment + ?Sized>(
     };
     let mut seconds = Vec::new();
     for _ in 0..repeat {
-        let start = Instant::now();
+        let clock = Stopwatch::start();
         let batch = match resolve(seg) {
             Ok(batch) => batch,
             Err(e) => {
@@ -38,10 +36,9 @@ pub fn bench_resolve_replacing<S: Segment + ?Sized>(
             }
         };
         touch(&batch);
-        let elapsed = start.elapsed();
+        seconds.push(clock.stop());
         drop(batch);
         replace_entry(seg, &before, offset, length)?;
-        seconds.push(secs(elapsed));
     }
     Ok(seconds)
 }

@@ -1,6 +1,7 @@
-//! The clock and the work of the bench: per-repetition seconds, touching
-//! every byte of a batch, and the memcpy baseline.
+//! The clock and the work of the bench: per-repetition seconds (and minor
+//! page faults), touching every byte of a batch, and the memcpy baseline.
 
+use std::cell::RefCell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,52 @@ pub const DATA_START: usize = 65_536;
 /// Seconds of a duration, for the `seconds` list.
 pub fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
+}
+
+/// The process's minor page faults so far (`getrusage`).
+fn minor_faults() -> i64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid out-pointer; RUSAGE_SELF cannot fail.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    usage.ru_minflt
+}
+
+thread_local! {
+    /// The minor faults of each repetition timed by a [`Stopwatch`] since
+    /// the last [`take_faults`]: the `bench` answer's `minor_faults`.
+    static FAULTS: RefCell<Vec<i64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One timed repetition: wall time, and the minor page faults taken meanwhile
+/// (a fresh page costs a fault on first touch, which a memcpy into pages
+/// already mapped does not pay; counting them shows when that is the
+/// difference). The fault counter is read outside the timed interval.
+pub struct Stopwatch {
+    faults: i64,
+    start: Instant,
+}
+
+impl Stopwatch {
+    pub fn start() -> Stopwatch {
+        let faults = minor_faults();
+        Stopwatch {
+            faults,
+            start: Instant::now(),
+        }
+    }
+
+    /// The repetition's seconds; its fault count goes to [`take_faults`].
+    pub fn stop(self) -> f64 {
+        let elapsed = self.start.elapsed();
+        let faults = minor_faults() - self.faults;
+        FAULTS.with(|f| f.borrow_mut().push(faults));
+        secs(elapsed)
+    }
+}
+
+/// The fault counts recorded since the last call, in repetition order.
+pub fn take_faults() -> Vec<i64> {
+    FAULTS.with(|f| std::mem::take(&mut *f.borrow_mut()))
 }
 
 /// Wrapping sum of `bytes`, read as native u64 words where aligned.
@@ -69,11 +116,11 @@ pub fn private_buffer(length: usize) -> Vec<u8> {
 pub fn time_memcpy(dst: &mut [u8], src: &[u8], repeat: u64) -> Vec<f64> {
     let mut seconds = Vec::new();
     for _ in 0..repeat {
-        let start = Instant::now();
+        let clock = Stopwatch::start();
         let target = black_box(&mut *dst);
         target.copy_from_slice(src);
         black_box(target);
-        seconds.push(secs(start.elapsed()));
+        seconds.push(clock.stop());
     }
     seconds
 }
