@@ -230,10 +230,19 @@ class Peer:
             self.process.stop()
         self.cleanup()
 
-    def history(self) -> list[Json]:
-        """Every request sent to this peer in the session, across restarts; a case's replay recipe is a slice."""
-        current = [] if self.process is None else [e.request for e in self.process.history]
-        return self._earlier_requests + current
+    def history_length(self) -> int:
+        """How many requests this peer has been sent in the session, across restarts: a case's mark."""
+        return len(self._earlier_requests) + (0 if self.process is None else len(self.process.history))
+
+    def history_since(self, mark: int) -> list[Json]:
+        """The requests sent since ``history_length`` was ``mark``: a case's replay recipe.
+
+        A slice, not the whole history copied: every case asks twice, and the history grows with the session.
+        """
+        earlier = self._earlier_requests[mark:]
+        skip = max(0, mark - len(self._earlier_requests))
+        current = [] if self.process is None else [e.request for e in self.process.history[skip:]]
+        return earlier + current
 
 
 def save_batch(path: Path, batch: pa.RecordBatch) -> Path:

@@ -148,7 +148,7 @@ def _peer_fixture(request: pytest.FixtureRequest, pool: PeerPool, name: str) -> 
         pytest.skip(f"{NA_PREFIX}{peer.name} lacks capability {', '.join(missing)}")
     case = case_of(request.node)
     case.peers.append(peer)
-    case.history_marks.setdefault(peer.name, len(peer.history()))
+    case.history_marks.setdefault(peer.name, peer.history_length())
     return peer
 
 

@@ -79,7 +79,7 @@ def case_result(
     if label not in (PASSED, NOT_APPLICABLE):
         replay = {
             "peers": peers_of(item),
-            "requests": {p.name: p.history()[case.history_marks.get(p.name, 0) :] for p in case.peers},
+            "requests": {p.name: p.history_since(case.history_marks.get(p.name, 0)) for p in case.peers},
             "header_hex": case.header_snapshot,
         }
     return CaseResult(
