@@ -22,10 +22,11 @@ by round and the load drifting on a shared machine hits both sides of it:
 ``shm`` is write and resolve together (bytes / (median write + median resolve)),
 the figure the pipe is compared with. The harness's own cost is measured as
 requests per second of a trivial ``header`` request, and ``--suite`` times the
-full conformance suite serial and with ``-n auto`` for 1, 2, ... peers.
+full conformance suite with ``-n auto --require-all-peers`` for 1, 2, ... peers (serially
+too with ``--suite-serial``), and the kit's own tests.
 
 Outputs: a table on stdout, ``benchmarks/out/bench.json``, ``benchmarks/out/bench.png``
-and, with ``--suite``, ``benchmarks/out/suite.json``.
+and, with ``--suite``, ``benchmarks/out/suite.json`` and ``suite.png`` (seconds against peers).
 
 Issue 13's ratio targets are verdicts per row (:mod:`.targets`): the median of
 the per-round ratios with a distribution-free interval (:mod:`.interval`), met

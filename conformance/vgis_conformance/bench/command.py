@@ -26,7 +26,7 @@ from vgis_conformance.bench.driver import (
     start_benches,
     zero_copy_check,
 )
-from vgis_conformance.bench.figures import plot, plot_targets
+from vgis_conformance.bench.figures import plot, plot_suite, plot_targets
 from vgis_conformance.bench.machine import machine, machine_after
 from vgis_conformance.bench.schedule import Plan, measure
 from vgis_conformance.bench.stats import Run, checks, crossover, ratios
@@ -93,9 +93,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per bench request")
     parser.add_argument("--out", default=str(OUT_DIR), help="where bench.json, bench.png (and suite.json) go")
     parser.add_argument(
-        "--suite", action="store_true", help="also time `pytest conformance` serial and -n auto with 1, 2, ... peers"
+        "--suite",
+        action="store_true",
+        help="also time `pytest conformance -n auto --require-all-peers` with 1, 2, ... peers, and the kit's tests",
     )
     parser.add_argument("--suite-only", action="store_true", help="only the suite timing")
+    parser.add_argument("--suite-serial", action="store_true", help="time each peer count serially too")
     parser.add_argument(
         "--memory",
         action="store_true",
@@ -181,11 +184,12 @@ def main(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
         return _memory(args, manifests, out_dir)
     suite: Json | None = None
     if args.suite or args.suite_only:
-        suite = {"machine": machine(), **time_suite(manifests, extra)}
+        suite = {"machine": machine(), **time_suite(manifests, extra, serial=args.suite_serial)}
         suite["machine_after"] = machine_after()
         (out_dir / "suite.json").write_text(json.dumps(suite, indent=1) + "\n")
         print("\n".join(render.suite_console(suite)))
-        print(f"\n[bench] wrote {out_dir / 'suite.json'}")
+        drew_suite = plot_suite(suite, out_dir / "suite.png")
+        print(f"\n[bench] wrote {out_dir / 'suite.json'}" + (f", {out_dir / 'suite.png'}" if drew_suite else ""))
         if args.suite_only:
             return 0 if all(r["exit"] in (0, 1) for r in suite["runs"]) else 1
     if suite is None:  # an earlier --suite-only run, for the verdict

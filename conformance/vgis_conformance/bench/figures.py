@@ -14,9 +14,50 @@ from pathlib import Path
 from vgis_conformance.bench.batches import SCHEMAS, human
 from vgis_conformance.bench.interval import CONFIDENCE
 from vgis_conformance.bench.stats import Run, crossover
+from vgis_conformance.bench.suite import added_seconds
 from vgis_conformance.protocol import Json
 
 _VERDICT_COLORS = {"met": "tab:green", "missed": "tab:red", "undecidable": "tab:orange"}
+
+
+def plot_suite(suite: Json, path: Path, limit: float = 60.0) -> bool:
+    """Wall seconds of ``pytest conformance -n auto`` against the number of peers, with the 60 s target line:
+    the slope is what each added peer costs (the cross grid grows with the square of the count)."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("[bench] matplotlib is missing (pip install -e '.[bench]'): no suite PNG", file=sys.stderr)
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = added_seconds(suite)
+    if not points:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot([n for n, _, _ in points], [s for _, s, _ in points], "o-", color="tab:blue", label="-n auto")
+    serial = sorted((len(r["peers"]), r["seconds"]) for r in suite["runs"] if r["mode"] == "serial")
+    if serial:
+        ax.plot(*zip(*serial), "s--", color="tab:gray", label="serial")
+    ax.axhline(limit, color="tab:red", linestyle=":", label=f"target {limit:.0f} s")
+    for n, s, added in points:
+        ax.annotate(
+            suite["peers"][n - 1] + ("" if added is None else f" ({added:+.0f} s)"),
+            (n, s),
+            fontsize=7,
+            xytext=(4, -10),
+            textcoords="offset points",
+        )
+    ax.set_xlabel("peers (in the order of the table)")
+    ax.set_ylabel("wall seconds")
+    ax.set_xticks([n for n, _, _ in points])
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"pytest conformance --require-all-peers, {suite['machine']['nproc']} CPUs")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
 
 
 def plot(run: Run, peers: Sequence[str], sizes: Sequence[int], path: Path) -> bool:

@@ -17,6 +17,7 @@ from typing import Literal
 from tabulate import DataRow, TableFormat, tabulate
 
 from vgis_conformance.bench.batches import SCHEMAS, human
+from vgis_conformance.bench.suite import added_seconds
 from vgis_conformance.protocol import Json
 
 Style = Literal["console", "markdown"]
@@ -216,16 +217,40 @@ def _seconds(got: dict[str, Json], mode: str) -> str:
     return f"{got[mode]['seconds']:.1f}" if mode in got else "-"
 
 
-def suite_console(suite: Json) -> list[str]:
-    """The suite timing as ``bench --suite`` prints it."""
-    rows = [
-        [str(count), _seconds(got, "serial"), _seconds(got, "-n auto"), ", ".join(suite["peers"][:count])]
+_SUITE_HEAD = ["peers", "-n auto", "added by the last", "serial", "exit", "names"]
+
+
+def _suite_table_rows(suite: Json) -> list[list[str]]:
+    """Per peer count: -n auto seconds, what its last peer added, serial seconds, exit statuses, names."""
+    added = {n: a for n, _, a in added_seconds(suite)}
+    return [
+        [
+            str(count),
+            _seconds(got, "-n auto"),
+            "-" if added.get(count) is None else f"{added[count]:+.1f}",
+            _seconds(got, "serial"),
+            " / ".join(str(got[md]["exit"]) for md in ("-n auto", "serial") if md in got),
+            ", ".join(suite["peers"][:count]),
+        ]
         for count, got in _suite_rows(suite)
     ]
+
+
+def _kit_tests_line(suite: Json) -> str:
+    """The kit's own tests' wall time, or why it was not taken."""
+    kit = suite.get("kit_tests")
+    if not kit:
+        return "the kit's own tests: not timed (an installed kit carries none)"
+    return f"the kit's own tests (`{kit['command']}`): {kit['seconds']:.1f} s, exit {kit['exit']}: {kit['summary']}"
+
+
+def suite_console(suite: Json) -> list[str]:
+    """The suite timing as ``bench --suite`` prints it."""
     return [
         "",
-        "full conformance suite, wall seconds (pytest conformance, builds cached)",
-        *table(["peers", "serial", "-n auto", "names"], rows, "console", ["right", "right", "right", "left"]),
+        "full conformance suite, wall seconds (pytest conformance --require-all-peers, builds cached)",
+        *table(_SUITE_HEAD, _suite_table_rows(suite), "console", ["right", "right", "right", "right", "left", "left"]),
+        "  " + _kit_tests_line(suite),
         load_line(suite["machine"]["loadavg"], suite["machine_after"]["loadavg"]),
     ]
 
@@ -284,20 +309,12 @@ def _bench_markdown(bench: Json) -> list[str]:
 def _suite_markdown(suite: Json) -> list[str]:
     """RESULTS.md's suite timing table."""
     m = suite["machine"]
-    rows = [
-        [
-            str(count),
-            _seconds(got, "serial"),
-            _seconds(got, "-n auto"),
-            " / ".join(str(got[md]["exit"]) if md in got else "-" for md in ("serial", "-n auto")),
-            ", ".join(suite["peers"][:count]),
-        ]
-        for count, got in _suite_rows(suite)
-    ]
     return [
-        f"#### Full suite, wall seconds (`pytest conformance`, builds cached; {m['date']})",
+        f"#### Full suite, wall seconds (`pytest conformance --require-all-peers`, builds cached; {m['date']})",
         "",
-        *table(["peers", "serial", "-n auto", "exit (serial / -n auto)", "names"], rows, "markdown"),
+        *table(_SUITE_HEAD, _suite_table_rows(suite), "markdown"),
+        "",
+        _kit_tests_line(suite)[0].upper() + _kit_tests_line(suite)[1:] + ".",
         "",
         load_line(m["loadavg"], suite["machine_after"]["loadavg"]).strip() + ".",
         "",

@@ -183,4 +183,13 @@ def checks(run: Run, zero_copy: Json, suite: Json | None) -> list[Json]:
                     "detail": f"{secs:.1f} s with {len(suite['peers'])} peers, exit status {full[0]['exit']}",
                 }
             )
+        kit = suite.get("kit_tests")
+        if kit:
+            out.append(
+                {
+                    "target": "the kit's own tests in at most 60 s (issue 13, target 4)",
+                    "met": kit["seconds"] <= 60 and kit["exit"] == 0,
+                    "detail": f"{kit['seconds']:.1f} s, exit status {kit['exit']} (`{kit['command']}`)",
+                }
+            )
     return out
