@@ -38,6 +38,8 @@ from vgis_conformance.fixtures import read_stream
 SPEC = Path(__file__).resolve().parents[1] / "docs" / "SPEC.md"
 CASES = load_cases()
 
+pytestmark = pytest.mark.usefixtures("header_recipes_replayed_once")  # check and regenerate generate the tree
+
 
 def test_regeneration_changes_nothing() -> None:
     failures, drift = fixtures.split_drift([d for d in fixtures.check() if d.path.startswith("adversarial/")])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -37,9 +36,7 @@ from vgis_conformance.fixtures import (
     recorded_pyarrow,
     split_drift,
 )
-from vgis_conformance.fixtures import header as header_kind
 from vgis_conformance.fixtures.framework import kind_of
-from vgis_conformance.fixtures.header import HeaderRecipe
 
 GOLDEN = (
     "5647495301000000004000000000000002000000000000000000010000000000640000000000000000010100000000003200000000000000"
@@ -63,42 +60,15 @@ IPCS = ipc_cases()
 POINTERS = pointer_cases()
 
 
+pytestmark = pytest.mark.usefixtures("header_recipes_replayed_once")
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _no_leftover_segments() -> Iterator[None]:
     mine = os.getpid()
     before = set(leftover_segments(mine))
     yield
     assert set(leftover_segments(mine)) - before == set(), "a fixture segment was left in /dev/shm"
-
-
-RecipeRun = tuple[list[int | None], bytes, dict[str, object]]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _each_header_recipe_runs_once() -> Iterator[None]:
-    """Replay each header recipe on the reference once per worker, not once per generation.
-
-    Every ``check``, ``regenerate`` and ``adopt`` below generates the whole tree, and replaying ``full-table``'s
-    4,094 allocations on the reference's allocator is nearly all of that (about 4 s a generation here, ten
-    generations in this module). A replay is a pure function of the recipe's size and ops on a fresh segment,
-    so its result is kept by those; everything else (ipc, pointer, adversarial, the manifest, every comparison
-    with a tree) is still generated afresh each time. The first replay of each recipe is a real one, which
-    test_regenerating_reproduces_every_file compares with the checked-in bytes, and
-    test_header_recipe_replays_on_the_reference replays every recipe itself.
-    """
-    real = header_kind.run_recipe
-    done: dict[tuple[int, tuple[tuple[str | int, ...], ...]], RecipeRun] = {}
-
-    def once(recipe: HeaderRecipe) -> RecipeRun:
-        key = (recipe.segment_size, recipe.ops)
-        if key not in done:
-            done[key] = real(recipe)
-        results, raw, expected = done[key]
-        return list(results), raw, copy.deepcopy(expected)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(header_kind, "run_recipe", once)
-        yield
 
 
 def _ids(cases: list[HeaderCase] | list[IpcCase] | list[PointerCase]) -> list[str]:

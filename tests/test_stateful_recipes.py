@@ -23,6 +23,8 @@ KIT = Path(__file__).resolve().parents[1]
 PEER = KIT / "tests" / "broken_peers" / "peer.py"
 CASE = "machine-broken-last-fit-to-broken-last-fit"
 
+pytestmark = pytest.mark.usefixtures("header_recipes_replayed_once")  # adopt and check each generate the tree
+
 
 @pytest.fixture(scope="module")
 def recipes(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
