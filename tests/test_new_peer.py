@@ -100,12 +100,24 @@ def test_template_passes_doctor_handshake(lang: str, tmp_path: Path) -> None:
     assert sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file()) == template_files(lang), (
         "the build wrote into the peer"
     )
-    if lang == "go":
-        go_checks(folder)
 
 
-def go_checks(folder: Path) -> None:
-    """gofmt and ``go vet`` on the Go template, against the go.mod copy its build left (the SDK replaced in)."""
+@pytest.mark.toolchain
+def test_go_template_is_gofmt_and_vet_clean(tmp_path: Path) -> None:
+    """gofmt and ``go vet`` on the Go template, against the go.mod copy its build left (the SDK replaced in).
+
+    The Go toolchain's lint, so a ``toolchain`` test (``pytest tests -m toolchain``); the build is the one
+    test_template_passes_doctor_handshake[go] made (the cache keys on the template's content).
+    """
+    folder = tmp_path / "peer-go"
+    generate("go", folder)
+    missing = missing_toolchain(load(folder / "peer.toml"))
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set, so the go template must be vetted: it needs {missing} on PATH", pytrace=False)
+        pytest.skip(f"the go template needs {missing} on PATH")
+    proc = cli("doctor", "--peer-dir", str(folder), "--handshake-only", timeout=BUILD_TIMEOUT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     modfile = load(folder / "peer.toml").build_dir / "gomod" / "go.mod"
     env = {**os.environ, "GOWORK": "off"}
     gofmt = shutil.which("gofmt") or str(Path(shutil.which("go") or "go").with_name("gofmt"))

@@ -2,7 +2,10 @@
 SDK's gofmt, ``go vet`` and ``go test``, gofmt and ``go vet`` on the Go adapter, the Java SDK's JUnit tests
 (``-Xlint:all -Werror``), cargo fmt, clippy and ``cargo test`` over the Rust SDK and both Rust peers, and mypy on
 the vgi-rpc-python adapter in its own venv. Outside CI a missing toolchain (or the Go port's checkout) skips;
-under CI it fails."""
+under CI it fails.
+
+Every test here is marked ``toolchain``: ``tox -e tests`` runs them as their own line (``pytest tests -m
+toolchain``), apart from the kit's tests."""
 
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from vgis_conformance.builder import PeerUnavailable, ensure_built
 from vgis_conformance.manifest import cache_root, registry
 
 SDK = Path(__file__).resolve().parents[1] / "peers" / "sdk"
+
+pytestmark = pytest.mark.toolchain
 
 
 def _missing(what: str) -> None:
