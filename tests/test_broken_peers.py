@@ -56,9 +56,10 @@ EXPECT: dict[str, Expect] = {
         says={"header/recipe/no-gap": "num_allocs @ byte 16 (HDR-5)"},
     ),
     # Every recipe that allocates into a segment with more than one gap (or more room than asked) places
-    # differently; a recipe with no allocation or a single exact gap cannot tell.
+    # differently; a recipe with no allocation or a single exact gap cannot tell. full-table is left out:
+    # its 4,094 allocations on the Python peer cost 8 s of the run and catch nothing the four below do not.
     "last-fit": Expect(
-        select="test_recipe or test_permissions",
+        select="(test_recipe and not full-table) or test_permissions",
         caught={
             "header/recipe/golden-two-entry": FAILED,
             "header/recipe/first-fit-prefers-earliest-gap": FAILED,
