@@ -14,9 +14,13 @@ toolchain``, after the kit's tests (``pytest tests -m "not toolchain"``).
 from __future__ import annotations
 
 import copy
+import fcntl
+import hashlib
+import json
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -108,28 +112,50 @@ def segment(shm: ShmFactory) -> Segment:
 
 
 RecipeRun = tuple[list[int | None], bytes, dict[str, object]]
-_RECIPE_RUNS: dict[tuple[int, tuple[tuple[str | int, ...], ...]], RecipeRun] = {}
-"""The reference's replay of each header recipe, by size and ops, in this process (one xdist worker)."""
+_RECIPE_RUNS: dict[str, RecipeRun] = {}
+"""The reference's replay of each header recipe, by the digest of its size and ops, in this process."""
+
+
+def _session_dir(factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder of this session that every xdist worker shares (the workers' basetemps are its children)."""
+    base = factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
-def header_recipes_replayed_once() -> Iterator[None]:
-    """While a module runs, the fixtures generator replays each header recipe once per worker, not once per call.
+def header_recipes_replayed_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """While a module runs, the fixtures generator replays each header recipe once per session, not once per call.
 
     Every fixtures ``check``, ``regenerate`` and ``adopt`` generates the whole tree, and replaying
     ``full-table``'s 4,094 allocations on the reference's allocator is nearly all of a generation's time (about
     4 s here; tests/test_fixtures.py alone generated ten times). A replay is a pure function of the recipe's
-    size and ops on a fresh segment, so its result is kept by those; everything else (ipc, pointer and
-    adversarial bytes, the manifest, every comparison with a tree) is still generated afresh by each call. The
-    first replay of each recipe is a real one, which test_regenerating_reproduces_every_file compares with the
-    checked-in bytes, and test_header_recipe_replays_on_the_reference replays every recipe itself.
+    size and ops on a fresh segment, so its result is kept by those, in this process and in a folder of the
+    session the xdist workers share (under a lock, so one worker replays and the other reads); everything else
+    (ipc, pointer and adversarial bytes, the manifest, every comparison with a tree) is still generated afresh
+    by each call. The first replay of each recipe is a real one, which test_regenerating_reproduces_every_file
+    compares with the checked-in bytes, and test_header_recipe_replays_on_the_reference replays every recipe
+    itself.
     """
     real = header_kind.run_recipe
+    shared = _session_dir(tmp_path_factory, "header-recipe-replays")
 
     def once(recipe: HeaderRecipe) -> RecipeRun:
-        key = (recipe.segment_size, recipe.ops)
+        key = hashlib.sha256(json.dumps([recipe.segment_size, recipe.ops]).encode()).hexdigest()
         if key not in _RECIPE_RUNS:
-            _RECIPE_RUNS[key] = real(recipe)
+            stored = shared / f"{key}.json"
+            with (shared / f"{key}.lock").open("w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if stored.is_file():
+                    doc = json.loads(stored.read_text())
+                    _RECIPE_RUNS[key] = (doc["results"], bytes.fromhex(doc["raw"]), doc["expected"])
+                else:
+                    results, raw, expected = real(recipe)
+                    _RECIPE_RUNS[key] = (results, raw, expected)
+                    partial = stored.with_suffix(".partial")
+                    partial.write_text(json.dumps({"results": results, "raw": raw.hex(), "expected": expected}))
+                    partial.rename(stored)
         results, raw, expected = _RECIPE_RUNS[key]
         return list(results), raw, copy.deepcopy(expected)
 
