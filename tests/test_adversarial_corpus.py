@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from vgis.framing import region_size, walk
+from vgis.encoding import region_size
+from vgis.framing import walk
 from vgis.header import HEADER_SIZE
 from vgis_conformance import fixtures
 from vgis_conformance.adversarial import (

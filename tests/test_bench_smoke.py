@@ -118,7 +118,7 @@ def test_bench_memory_measures_a_read_from_outside_the_peer(tmp_path: Path) -> N
     assert all(r["real"]["answer"] == "ok" and r["claimed"]["answer"] == "ipc_error" for r in rows.values())
     region = rows["dictionary"]["region"]
     assert rows["dictionary"]["real"]["copied"] < region, (
-        "a dictionary-framed read from 256 KiB on is not a copy of the region (vgis.framing.decode_region)"
+        "a dictionary-framed read from 256 KiB on is not a copy of the region (vgis.decoding.decode_region)"
     )
     assert rows["plain"]["real"]["copied"] < rows["plain"]["region"] // 2, "the stream-framed read is zero-copy"
     assert not {p for p in set(SHM_DIR.iterdir()) - before if "mem" in p.name}

@@ -14,7 +14,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from vgis.framing import Validation, decode_region, framing_of, walk
+from vgis.decoding import Validation, decode_region
+from vgis.framing import framing_of, walk
 from vgis.header import decode, meaningful_length
 from vgis.pointer import LENGTH_KEY, OFFSET_KEY, is_pointer
 from vgis.segment import Segment

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vgis import framing
+from vgis import decoding, encoding, framing
 from vgis.errors import IpcError, SchemaMismatch
 from vgis_conformance.strategies import record_batches
 
@@ -96,7 +96,7 @@ NESTED = nested_batches()
 
 
 def test_FRAME_1_stream_has_schema_batch_eos() -> None:
-    region = framing.encode_region(PLAIN)
+    region = encoding.encode_region(PLAIN)
     messages, end = walk(region)
     assert [m["type"] for m in messages] == ["schema", "record batch", "eos"]
     assert end == len(region)
@@ -107,19 +107,19 @@ def test_FRAME_1_stream_has_schema_batch_eos() -> None:
 @pytest.mark.parametrize("kind, column", NESTED, ids=[k for k, _ in NESTED])
 def test_FRAME_4_nested_dictionaries_use_stream_framing(kind: str, column: Any) -> None:
     batch = pa.record_batch([column], names=["n"])
-    region = framing.encode_region(batch)
+    region = encoding.encode_region(batch)
     messages, end = walk(region)
     assert [m["type"] for m in messages] == ["schema", "dictionary", "record batch", "eos"]
     assert end == len(region)
     assert region == stream_bytes(batch)
     assert framing.framing_of(batch.schema) is framing.Framing.STREAM
-    decoded = framing.decode_region(pa.py_buffer(region), batch.schema)
+    decoded = decoding.decode_region(pa.py_buffer(region), batch.schema)
     assert decoded.equals(batch)
 
 
 @pytest.mark.parametrize("batch", [TOP_DICT, TWO_TOP_DICTS], ids=["one", "two"])
 def test_FRAME_3_top_level_dictionary_has_no_schema_and_no_eos(batch: Any) -> None:
-    region = framing.encode_region(batch)
+    region = encoding.encode_region(batch)
     messages, end = walk(region)
     dictionaries = sum(pa.types.is_dictionary(f.type) for f in batch.schema)
     assert [m["type"] for m in messages] == ["dictionary"] * dictionaries + ["record batch"]
@@ -128,20 +128,20 @@ def test_FRAME_3_top_level_dictionary_has_no_schema_and_no_eos(batch: Any) -> No
     stream = stream_bytes(batch)
     assert region == stream[schema_message_length(stream) : -8]
     assert framing.framing_of(batch.schema) is framing.Framing.MESSAGES
-    assert framing.decode_region(pa.py_buffer(region), batch.schema).equals(batch)
+    assert decoding.decode_region(pa.py_buffer(region), batch.schema).equals(batch)
 
 
 def test_FRAME_3_reader_rebuilds_from_the_pointer_schema() -> None:
-    region = framing.encode_region(TOP_DICT)
+    region = encoding.encode_region(TOP_DICT)
     # The region alone is not a stream: pyarrow's stream reader cannot open it.
     with pytest.raises((pa.ArrowInvalid, OSError)):
         ipc.open_stream(pa.py_buffer(region)).read_next_batch()
-    assert framing.decode_region(pa.py_buffer(region), TOP_DICT.schema).equals(TOP_DICT)
+    assert decoding.decode_region(pa.py_buffer(region), TOP_DICT.schema).equals(TOP_DICT)
 
 
 @pytest.mark.parametrize("batch", [PLAIN, TOP_DICT, *[pa.record_batch([c], names=["n"]) for _, c in NESTED]])
 def test_FRAME_2_encapsulation_and_alignment(batch: Any) -> None:
-    region = framing.encode_region(batch)
+    region = encoding.encode_region(batch)
     messages, _ = walk(region)
     for m in messages:
         assert m["offset"] % 8 == 0
@@ -155,11 +155,11 @@ def test_FRAME_5_regions_are_self_contained() -> None:
         [pa.array([9, 9, 9, 9]), pa.DictionaryArray.from_arrays(pa.array([2, 1, 0, 0], pa.int8()), ["p", "q", "r"])],
         names=["i", "d"],
     )
-    first_region = framing.encode_region(TOP_DICT)
-    second_region = framing.encode_region(second)
+    first_region = encoding.encode_region(TOP_DICT)
+    second_region = encoding.encode_region(second)
     # Each decodes alone; the second does not depend on the first's dictionary.
-    assert framing.decode_region(pa.py_buffer(second_region), second.schema).equals(second)
-    assert framing.decode_region(pa.py_buffer(first_region), TOP_DICT.schema).equals(TOP_DICT)
+    assert decoding.decode_region(pa.py_buffer(second_region), second.schema).equals(second)
+    assert decoding.decode_region(pa.py_buffer(first_region), TOP_DICT.schema).equals(TOP_DICT)
     # Exactly one (full) dictionary message per dictionary field.
     assert [m["type"] for m in walk(second_region)[0]] == ["dictionary", "record batch"]
 
@@ -171,8 +171,8 @@ def test_FRAME_5_regions_are_self_contained() -> None:
     ids=["zeros", "ff", "eos", "text"],
 )
 def test_FRAME_6_trailing_bytes_ignored(batch: Any, tail: bytes) -> None:
-    region = framing.encode_region(batch)
-    assert framing.decode_region(pa.py_buffer(region + tail), batch.schema).equals(batch)
+    region = encoding.encode_region(batch)
+    assert decoding.decode_region(pa.py_buffer(region + tail), batch.schema).equals(batch)
 
 
 def test_FRAME_6_only_the_first_batch_is_read() -> None:
@@ -181,13 +181,13 @@ def test_FRAME_6_only_the_first_batch_is_read() -> None:
     with ipc.new_stream(sink, PLAIN.schema) as writer:
         writer.write_batch(PLAIN)
         writer.write_batch(other)
-    decoded = framing.decode_region(sink.getvalue(), PLAIN.schema)
+    decoded = decoding.decode_region(sink.getvalue(), PLAIN.schema)
     assert decoded.equals(PLAIN)
 
 
 def test_FRAME_7_writer_does_not_compress() -> None:
     batch = pa.record_batch([pa.array([0] * 4096, pa.int64())], names=["z"])
-    region = framing.encode_region(batch)
+    region = encoding.encode_region(batch)
     assert region == stream_bytes(batch)
     assert region != stream_bytes(batch, compression="zstd")
     body = walk(region)[0][1]["body_length"]
@@ -196,7 +196,7 @@ def test_FRAME_7_writer_does_not_compress() -> None:
 
 @pytest.mark.parametrize("batch", [PLAIN, TOP_DICT, pa.record_batch([NESTED[4][1]], names=["n"])])
 def test_FRAME_8_metadata_version_v5(batch: Any) -> None:
-    for m in walk(framing.encode_region(batch))[0]:
+    for m in walk(encoding.encode_region(batch))[0]:
         if m["type"] != "eos":
             assert m["version"] == ipc.MetadataVersion.V5
 
@@ -204,8 +204,8 @@ def test_FRAME_8_metadata_version_v5(batch: Any) -> None:
 @SETTINGS
 @given(batch=record_batches())
 def test_FRAME_1_to_9_generated_batches(batch: Any) -> None:
-    region = framing.encode_region(batch)
-    assert framing.region_size(batch) == len(region)
+    region = encoding.encode_region(batch)
+    assert encoding.region_size(batch) == len(region)
     stream = stream_bytes(batch)  # FRAME-9: identical to pyarrow's default writer
     messages, end = walk(region)
     assert end == len(region)
@@ -222,7 +222,7 @@ def test_FRAME_1_to_9_generated_batches(batch: Any) -> None:
         if m["type"] != "eos":
             assert (8 + m["metadata_length"]) % 8 == 0 and m["body_length"] % 8 == 0
             assert m["version"] == ipc.MetadataVersion.V5
-    decoded = framing.decode_region(pa.py_buffer(region + b"\xee" * 8), batch.schema)  # FRAME-6
+    decoded = decoding.decode_region(pa.py_buffer(region + b"\xee" * 8), batch.schema)  # FRAME-6
     assert decoded.schema.equals(batch.schema)
     assert decoded.equals(batch)
     # The reference's own walker agrees with this one.
@@ -234,13 +234,13 @@ def test_FRAME_1_to_9_generated_batches(batch: Any) -> None:
 @SETTINGS
 @given(batch=record_batches(), slack=st.integers(0, 64))
 def test_WRITE_3_write_region_never_writes_past_its_buffer(batch: Any, slack: int) -> None:
-    size = framing.region_size(batch)
+    size = encoding.region_size(batch)
     guard = b"\xc3" * 32
     for room in (size + slack, size - 1):
         backing = bytearray(b"\x5a" * room + guard)
         dest = pa.py_buffer(memoryview(backing)[:room])
         try:
-            written = framing.write_region(dest, batch)
+            written = encoding.write_region(dest, batch)
         except (OSError, pa.ArrowException):
             assert room < size
         else:
@@ -251,12 +251,12 @@ def test_WRITE_3_write_region_never_writes_past_its_buffer(batch: Any, slack: in
 
 def test_FRAME_decode_rejects_truncated_and_garbage() -> None:
     for batch in (PLAIN, TOP_DICT):
-        region = framing.encode_region(batch)
+        region = encoding.encode_region(batch)
         for cut in (0, 4, 8, len(region) // 2, len(region) - (16 if batch is PLAIN else 1)):
             with pytest.raises(IpcError):
-                framing.decode_region(pa.py_buffer(region[:cut]), batch.schema)
+                decoding.decode_region(pa.py_buffer(region[:cut]), batch.schema)
         with pytest.raises(IpcError):
-            framing.decode_region(pa.py_buffer(b"\x01" * 256), batch.schema)
+            decoding.decode_region(pa.py_buffer(b"\x01" * 256), batch.schema)
 
 
 @pytest.mark.parametrize("cut", range(1, 17))
@@ -264,9 +264,9 @@ def test_FRAME_3_truncated_region_never_reads_past_its_end(cut: int) -> None:
     # The last record batch's body ends with int64 data: a reader that borrows
     # bytes from past the region would decode wrong values instead of failing.
     batch = pa.record_batch([DICT, pa.array([1, 2, 3, 4], pa.int64())], names=["d", "x"])
-    region = framing.encode_region(batch)
+    region = encoding.encode_region(batch)
     with pytest.raises(IpcError):
-        framing.decode_region(pa.py_buffer(region[:-cut]), batch.schema)
+        decoding.decode_region(pa.py_buffer(region[:-cut]), batch.schema)
 
 
 @pytest.mark.parametrize(
@@ -281,7 +281,7 @@ def test_FRAME_wrong_framing_is_ipc_error(batch: Any, wrong: str) -> None:
         stream = stream_bytes(batch)
         region = stream[schema_message_length(stream) : -8]  # no schema where one belongs
     with pytest.raises(IpcError):
-        framing.decode_region(pa.py_buffer(region), batch.schema)
+        decoding.decode_region(pa.py_buffer(region), batch.schema)
 
 
 def test_FRAME_decode_rejects_stream_without_batch() -> None:
@@ -289,24 +289,24 @@ def test_FRAME_decode_rejects_stream_without_batch() -> None:
     with ipc.new_stream(sink, PLAIN.schema):
         pass
     with pytest.raises(IpcError):
-        framing.decode_region(sink.getvalue(), PLAIN.schema)
+        decoding.decode_region(sink.getvalue(), PLAIN.schema)
 
 
 def test_FRAME_decode_rejects_schema_mismatch() -> None:
-    region = framing.encode_region(PLAIN)
+    region = encoding.encode_region(PLAIN)
     other = pa.schema([("i", pa.int32()), ("s", pa.string())])
     with pytest.raises(SchemaMismatch):
-        framing.decode_region(pa.py_buffer(region), other)
+        decoding.decode_region(pa.py_buffer(region), other)
     renamed = pa.schema([("j", pa.int64()), ("s", pa.string())])
     with pytest.raises(SchemaMismatch):
-        framing.decode_region(pa.py_buffer(region), renamed)
+        decoding.decode_region(pa.py_buffer(region), renamed)
 
 
 def test_FRAME_7_compressed_region_is_decoded_or_rejected_as_ipc_error() -> None:
     batch = pa.record_batch([pa.array(list(range(1000)), pa.int64())], names=["z"])
     compressed = stream_bytes(batch, compression="lz4")
     try:
-        decoded = framing.decode_region(pa.py_buffer(compressed), batch.schema)
+        decoded = decoding.decode_region(pa.py_buffer(compressed), batch.schema)
     except IpcError:
         return
     assert decoded.equals(batch)

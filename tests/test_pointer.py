@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from vgis import framing, pointer, region
+from vgis import encoding, pointer, region
 from vgis.errors import BadPointer, InvalidArgument, IpcError, OutOfBounds, SchemaMismatch, VgisError
 from vgis.segment import Segment
 from vgis_conformance.testkit import ShmFactory, raw_entries, raw_num_allocs
@@ -178,7 +178,7 @@ def test_PTR_4_maybe_write_keeps_other_keys_pointer_keys_win(segment: Segment) -
     segment.allocator.allocate(10)
     meta = {b"app.state": b"7", OFFSET: b"1", LENGTH: b"2", b"x": b""}
     out, out_meta = pointer.maybe_write(BATCH, meta, segment)
-    expected_length = len(framing.encode_region(BATCH))
+    expected_length = len(encoding.encode_region(BATCH))
     assert out.num_rows == 0 and out.schema.equals(BATCH.schema)
     assert out_meta == {b"app.state": b"7", OFFSET: b"65546", LENGTH: str(expected_length).encode(), b"x": b""}
     assert meta == {b"app.state": b"7", OFFSET: b"1", LENGTH: b"2", b"x": b""}  # caller's dict untouched
@@ -248,7 +248,7 @@ def test_PTR_9_out_of_bounds(segment: Segment) -> None:
 
 
 def test_PTR_9_region_ending_exactly_at_segment_end_is_in_bounds(shm: ShmFactory) -> None:
-    length = len(framing.encode_region(BATCH))
+    length = len(encoding.encode_region(BATCH))
     seg = shm.create(65_536 + length)
     assert region.write_batch(seg, BATCH) == (65_536, length)
     empty = pointer.empty_batch(BATCH.schema)
@@ -334,7 +334,7 @@ def test_WRITE_5_size_gate(segment: Segment) -> None:
 
 @pytest.mark.parametrize("batch", [BATCH, DICT_BATCH], ids=["stream", "messages"])
 def test_WRITE_6_batch_that_does_not_fit(shm: ShmFactory, batch: Any) -> None:
-    need = len(framing.encode_region(batch))
+    need = len(encoding.encode_region(batch))
     seg = shm.create(65_536 + need - 1)
     seg.buf[65_536:] = b"\x77" * (need - 1)
     before = bytes(seg.buf)
@@ -345,7 +345,7 @@ def test_WRITE_6_batch_that_does_not_fit(shm: ShmFactory, batch: Any) -> None:
 
 
 def test_WRITE_6_fits_exactly(shm: ShmFactory) -> None:
-    need = len(framing.encode_region(BATCH))
+    need = len(encoding.encode_region(BATCH))
     seg = shm.create(65_536 + need)
     out, meta = pointer.maybe_write(BATCH, None, seg)
     assert meta == md(65_536, need)

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 from hypothesis.stateful import run_state_machine_as_test
 
-from vgis.framing import encode_region
+from vgis.encoding import encode_region
 from vgis_conformance.fixtures import ipc_cases
 from vgis_conformance.header_diff import header_mismatch
 from vgis_conformance.kit import Kit, release, resolve_at

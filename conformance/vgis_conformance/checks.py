@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from vgis.framing import Framing, Validation, decode_region, framing_of, walk
+from vgis.decoding import Validation, decode_region
+from vgis.framing import Framing, framing_of, walk
 from vgis.header import HEADER_SIZE
 from vgis_conformance.kit import Seg
 from vgis_conformance.memory import canary_index, find_canary, first_non_canary

@@ -20,8 +20,8 @@ import vgis_peer as sdk
 
 import vgis
 from vgis import pointer, region
+from vgis.decoding import Validation
 from vgis.errors import InvalidArgument, OutOfBounds, VgisError
-from vgis.framing import Validation
 from vgis.header import HEADER_SIZE
 from vgis.segment import Segment
 

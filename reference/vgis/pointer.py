@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from vgis.decoding import Validation
 from vgis.errors import BadPointer
-from vgis.framing import Validation
 from vgis.region import read_batch, write_batch
 from vgis.segment import Segment
 
@@ -78,7 +78,7 @@ def resolve(
 ) -> Resolved:
     """Turn a pointer batch into the batch it points at; pass others through (PTR-5, PTR-7).
 
-    ``validation`` is how much of Arrow's validation the region's batch gets (``framing.Validation``):
+    ``validation`` is how much of Arrow's validation the region's batch gets (``decoding.Validation``):
     SAFE, the default, for a segment whose writer may be hostile; TRUSTED only when the caller vouches
     for the writer.
     """

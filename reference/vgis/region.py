@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from vgis.decoding import Validation, decode_region
+from vgis.encoding import encode
 from vgis.errors import InvalidArgument, OutOfBounds
-from vgis.framing import Validation, decode_region, encode
 from vgis.header import HEADER_SIZE
 from vgis.segment import Segment
 
@@ -52,5 +53,5 @@ def region_view(segment: Segment, offset: int, length: int) -> pa.Buffer:
 def read_batch(
     segment: Segment, offset: int, length: int, schema: pa.Schema, validation: Validation = Validation.SAFE
 ) -> pa.RecordBatch:
-    """Decode the region at ``offset``, zero-copy, validated as ``validation`` says (``framing.Validation``)."""
+    """Decode the region at ``offset``, zero-copy, validated as ``validation`` says (``decoding.Validation``)."""
     return decode_region(region_view(segment, offset, length), schema, validation)

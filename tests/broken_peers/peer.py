@@ -44,7 +44,7 @@ ref = _load_reference()
 
 import pyarrow as pa  # noqa: E402
 
-from vgis import allocator, errors, framing, header, pointer, region, segment  # noqa: E402
+from vgis import allocator, decoding, encoding, errors, framing, header, pointer, region, segment  # noqa: E402
 
 Json = dict[str, Any]
 
@@ -112,21 +112,21 @@ def _dict_framing(keep_schema: bool, keep_eos: bool) -> None:
 
     def body(batch: pa.RecordBatch) -> pa.Buffer:
         sink = pa.BufferOutputStream()
-        framing._write_stream(sink, batch, batch.schema)
+        encoding._write_stream(sink, batch, batch.schema)
         full = sink.getvalue()
-        start = 0 if keep_schema else len(framing.schema_message(batch.schema))
+        start = 0 if keep_schema else len(encoding.schema_message(batch.schema))
         end = full.size if keep_eos else full.size - len(framing.EOS)
         return full.slice(start, end - start)
 
-    original = framing.encode  # what region imported by name, and calls unless patched below
+    original = encoding.encode  # what region imported by name, and calls unless patched below
 
-    def encode(batch: pa.RecordBatch) -> framing.Encoding:
+    def encode(batch: pa.RecordBatch) -> encoding.Encoding:
         if framing.framing_of(batch.schema) is framing.Framing.STREAM:
             return original(batch)
         data = body(batch)
-        return framing.Encoding(batch, int(data.size), framing.Framing.MESSAGES, data)
+        return encoding.Encoding(batch, int(data.size), framing.Framing.MESSAGES, data)
 
-    region.encode = encode  # type: ignore[attr-defined]  # deliberate patch of region's import from framing
+    region.encode = encode  # type: ignore[attr-defined]  # deliberate patch of region's import from encoding
 
 
 def hex_pointer_offsets() -> None:
@@ -210,9 +210,9 @@ def shifted_copy_past_entry() -> None:
 def schema_metadata_in_region() -> None:
     """Regions carry schema metadata of the writer's own: valid, decoded equal, but not byte-exact (FRAME-9)."""
 
-    original = framing.encode  # what region imported by name, and calls unless patched below
+    original = encoding.encode  # what region imported by name, and calls unless patched below
 
-    def encode(batch: pa.RecordBatch) -> framing.Encoding:
+    def encode(batch: pa.RecordBatch) -> encoding.Encoding:
         if framing.framing_of(batch.schema) is not framing.Framing.STREAM:
             return original(batch)  # message framing carries no schema message, so no metadata either
         marked = batch.schema.with_metadata({**(batch.schema.metadata or {}), b"writer": b"broken"})
@@ -220,9 +220,9 @@ def schema_metadata_in_region() -> None:
         with pa.ipc.new_stream(sink, marked) as writer:
             writer.write_batch(batch.replace_schema_metadata(marked.metadata))
         data = sink.getvalue()
-        return framing.Encoding(batch, int(data.size), framing.Framing.STREAM, data)
+        return encoding.Encoding(batch, int(data.size), framing.Framing.STREAM, data)
 
-    region.encode = encode  # type: ignore[attr-defined]  # deliberate patch of region's import from framing
+    region.encode = encode  # type: ignore[attr-defined]  # deliberate patch of region's import from encoding
 
 
 def reads_past_region() -> None:
@@ -236,7 +236,7 @@ def reads_past_region() -> None:
         offset: int,
         length: int,
         schema: pa.Schema,
-        validation: framing.Validation = framing.Validation.SAFE,
+        validation: decoding.Validation = decoding.Validation.SAFE,
     ) -> pa.RecordBatch:
         if framing.framing_of(schema) is not framing.Framing.STREAM:
             return original(seg, offset, length, schema, validation)

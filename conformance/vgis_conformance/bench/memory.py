@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from vgis.framing import encode_region
+from vgis.encoding import encode_region
 from vgis_conformance.bench.batches import HEADER_SIZE, SCHEMAS, human, make_batch, segment_size_for
 from vgis_conformance.builder import PeerUnavailable
 from vgis_conformance.manifest import Manifest
