@@ -11,6 +11,7 @@ use crate::fifo::{pipe_read, pipe_write};
 use crate::files::read_file;
 use crate::handles::Handles;
 use crate::request::Request;
+use crate::shm::Mapping;
 use crate::timing::{take_faults, Stopwatch, DATA_START};
 
 /// The batch (with rows) of the request's batch file.
@@ -41,7 +42,11 @@ fn write<S: Segment>(seg: &mut S, batch: &RecordBatch, repeat: u64) -> Result<(V
     Ok((seconds, bytes))
 }
 
-fn memcpy<S: Segment>(seg: &mut S, length: u64, repeat: u64) -> Result<Vec<f64>> {
+fn memcpy<S: Segment>(
+    (seg, second): (&mut S, &mut Option<Mapping>),
+    length: u64,
+    repeat: u64,
+) -> Result<Vec<f64>> {
     let end = (DATA_START as u64).checked_add(length);
     if end.is_none_or(|end| end > seg.size()) {
         return Err(Error::new(
@@ -52,7 +57,7 @@ fn memcpy<S: Segment>(seg: &mut S, length: u64, repeat: u64) -> Result<Vec<f64>>
             ),
         ));
     }
-    seg.bench_memcpy(length as usize, repeat)
+    seg.bench_memcpy(length as usize, repeat, second)
 }
 
 pub(crate) fn bench<B: Backend>(
@@ -80,7 +85,7 @@ pub(crate) fn bench<B: Backend>(
         }
         "memcpy" => {
             let length = req.uint("length")?;
-            (memcpy(handles.open(req)?, length, repeat)?, length)
+            (memcpy(handles.open_bench(req)?, length, repeat)?, length)
         }
         "pipe_write" => pipe_write(req.string("path")?, &batch_with_rows(req)?, repeat)?,
         "pipe_read" => pipe_read(req.string("path")?, repeat)?,

@@ -7,12 +7,16 @@
 use crate::backend::Segment;
 use crate::error::{bad_request, Result};
 use crate::request::Request;
+use crate::shm::Mapping;
 
 struct Handle<S> {
     key: String,
     /// The name at create or attach, for messages after close.
     name: String,
     segment: S,
+    /// The bench's second mapping of the object (`Segment::bench_memcpy`),
+    /// dropped when the segment is closed or unlinked.
+    bench_mapping: Option<Mapping>,
     owner: bool,
     closed: bool,
     unlinked: bool,
@@ -40,6 +44,7 @@ impl<S: Segment> Handles<S> {
             key: key.clone(),
             name: segment.name().to_string(),
             segment,
+            bench_mapping: None,
             owner,
             closed: false,
             unlinked: false,
@@ -65,8 +70,16 @@ impl<S: Segment> Handles<S> {
         Ok(&mut h.segment)
     }
 
+    /// [`open`](Self::open), with the handle's bench mapping.
+    pub fn open_bench(&mut self, req: &Request) -> Result<(&mut S, &mut Option<Mapping>)> {
+        self.open(req)?;
+        let h = self.get(req)?;
+        Ok((&mut h.segment, &mut h.bench_mapping))
+    }
+
     pub fn close(&mut self, req: &Request) -> Result<()> {
         let h = self.get(req)?;
+        h.bench_mapping = None;
         if !h.closed {
             h.closed = true;
             h.segment.close()?;
@@ -83,6 +96,7 @@ impl<S: Segment> Handles<S> {
                 h.name
             )));
         }
+        h.bench_mapping = None;
         if !h.unlinked {
             h.segment.unlink()?;
             h.unlinked = true;
