@@ -7,6 +7,7 @@ it claims to be, and never hands out a range that passes the segment's end.
 
 from __future__ import annotations
 
+import bisect
 import struct
 
 from vgis.errors import BadHeader, InvalidArgument, NoAllocation
@@ -32,7 +33,9 @@ def first_fit(entries: list[tuple[int, int]], size: int, total_size: int) -> int
     for offset, length in sorted(entries):
         if offset >= cursor and offset - cursor >= size:
             break
-        cursor = max(cursor, offset + length)
+        end = offset + length
+        if end > cursor:
+            cursor = end
     return cursor if cursor + size <= total_size else None
 
 
@@ -71,7 +74,7 @@ class Allocator:
         if offset is None:
             return None
         if entries == sorted(entries):
-            index = next((i for i, (o, _) in enumerate(entries) if o > offset), len(entries))
+            index = bisect.bisect_right(entries, offset, key=lambda entry: entry[0])
             entries.insert(index, (offset, size))
             write_entries(self._buf, entries, start=index)
         else:
