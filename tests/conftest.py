@@ -27,7 +27,7 @@ import pytest
 from vgis.segment import Segment, unlink_name
 from vgis_conformance.fixtures import header as header_kind
 from vgis_conformance.fixtures.header import HeaderRecipe
-from vgis_conformance.manifest import cache_root
+from vgis_conformance.manifest import keep_bytecode
 from vgis_conformance.testkit import ShmFactory, name_prefix, shm_listing
 
 PREFIX = name_prefix()
@@ -48,9 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "toolchain: the peers' own checks with their toolchains (cargo, go, mvn, g++, mypy in a peer venv); "
         "tox -e tests runs them as `pytest tests -m toolchain`",
     )
-    if "PYTHONPYCACHEPREFIX" not in os.environ:
-        os.environ["PYTHONPYCACHEPREFIX"] = str(cache_root() / "pycache")
-        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    keep_bytecode(os.environ)
 
 
 def _foreign(name: str) -> bool:

@@ -7,6 +7,7 @@ import os
 import shlex
 import sys
 import tomllib
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,19 @@ def cache_root() -> Path:
         return Path(explicit).expanduser().resolve()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "vgis-conformance"
+
+
+def keep_bytecode(env: MutableMapping[str, str]) -> None:
+    """Let the Python processes started with ``env`` keep their bytecode, under the kit's cache, never in the tree.
+
+    Where ``PYTHONDONTWRITEBYTECODE`` is set, every ``pytest conformance`` compiles and assertion-rewrites
+    about 150 modules afresh, in each xdist worker: seconds of a run that the kit's tests and ``bench --suite``
+    would otherwise count as the suite's. pyc files are checked against their source's mtime and size, so an
+    edited module is still compiled. A prefix the caller already chose is kept.
+    """
+    if "PYTHONPYCACHEPREFIX" not in env:
+        env["PYTHONPYCACHEPREFIX"] = str(cache_root() / "pycache")
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 @dataclass(frozen=True)
