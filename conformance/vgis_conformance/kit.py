@@ -7,6 +7,7 @@ names the peer, the operation and the error.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -163,26 +164,33 @@ class Kit:
         return case_of(self.node)
 
     def finish(self, peers: Iterable[Peer]) -> None:
-        """Close every handle, unlink through the creator, then make sure it is gone."""
+        """Close every handle, unlink through the creator, then make sure it is gone.
+
+        Each peer's requests are pipelined (``Peer.call_many``): none needs an earlier answer, and the
+        creator's close and unlink were two round trips of every case. Errors are ignored: a handle a peer
+        already closed, or a peer that died, leaves nothing the final ``memory.unlink`` does not remove.
+        """
         by_name = {p.name: p for p in peers}
         for seg in self.segments:
             if self.case.header_snapshot is None:
                 self.case.header_snapshot = seg.header_hex()
             if seg._mapping is not None:
                 seg._mapping.close()
+            creator = seg.creator
+            closes: dict[str, list[tuple[str, Json]]] = {}
             for key, handle in seg.handles.items():
                 peer = by_name.get(key.split("#")[0])
                 if peer is not None and _live_handle(peer, seg.pids.get(key)):
-                    try:
-                        peer.call("close", segment=handle)
-                    except (PeerError, PeerFailure):
-                        pass
-            creator = seg.creator
+                    closes.setdefault(peer.name, []).append(("close", {"segment": handle}))
+            creators = closes.pop(creator.name, [])  # the creator goes last: every other close before unlink
+            for name, asks in closes.items():
+                with contextlib.suppress(PeerFailure):
+                    by_name[name].call_many(asks)
             if _live_handle(creator, seg.pids.get(creator.name)):
-                try:
-                    creator.call("unlink", segment=seg.handles[creator.name])
-                except (PeerError, PeerFailure):
-                    pass
+                creators.append(("unlink", {"segment": seg.handles[creator.name]}))
+            if creators:
+                with contextlib.suppress(PeerFailure):
+                    creator.call_many(creators)
             creator.forget(seg.name)
             memory.unlink(seg.name)
 

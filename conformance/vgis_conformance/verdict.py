@@ -65,6 +65,12 @@ def message_of(report: pytest.TestReport, call: pytest.CallInfo[None]) -> str:
     return str(getattr(report, "wasxfail", ""))
 
 
+def misses_recommended(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:
+    """A recommended (SHOULD) case whose check failed: RECOMMENDED_NOT_MET, a warning, not a failure."""
+    failed = excinfo is not None and excinfo.errisinstance((AssertionError, pytest.fail.Exception))
+    return failed and item.get_closest_marker("recommended") is not None
+
+
 def case_result(
     item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None], case: CaseState
 ) -> CaseResult:
@@ -73,7 +79,7 @@ def case_result(
     oracle = item.get_closest_marker("oracle")
     label = outcome_of(report, call)
     message = message_of(report, call)[:MESSAGE_LIMIT]
-    if label == FAILED and item.get_closest_marker("recommended") is not None:
+    if label == FAILED and misses_recommended(item, call.excinfo):
         label = RECOMMENDED_NOT_MET
     replay = None
     if label not in (PASSED, NOT_APPLICABLE):
