@@ -222,3 +222,13 @@ def test_targets_figure_draws_measured_rows_only(tmp_path: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not figures.plot_targets(targets.verdicts(Run()), tmp_path / "none.png")
     assert not (tmp_path / "none.png").exists()
+
+
+def test_page_faults_are_kept_per_repetition_beside_the_seconds() -> None:
+    sample = Sample("rust", "plain", 64 * MIB, "write", 64 * MIB, [])
+    sample.add_round(0, [0.2], [16_386])
+    sample.add_round(1, [0.01], [0])
+    sample.add_round(2, [0.01])  # a peer that does not count them
+    sample.add_round(3, [0.01, 0.01], [5])  # a count per repetition or none at all
+    assert sample.summary()["minor_faults"] == [16_386, 0, None, None, None]
+    assert Sample("cpp", "plain", MIB, "write", MIB, [0.1], [None], [None]).summary()["minor_faults"] is None

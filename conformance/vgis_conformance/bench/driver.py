@@ -157,7 +157,10 @@ def _round(
             try:
                 got = _timed(p, action, batch_path, reps, timeout)
                 sample = run.sample(name, schema, size, action, int(got["bytes"]))
-                sample.add_round(index, [float(x) for x in got["seconds"]])
+                faults = got.get("minor_faults")
+                sample.add_round(
+                    index, [float(x) for x in got["seconds"]], [int(f) for f in faults] if faults else None
+                )
             except PeerError as exc:
                 if action in OPTIONAL_ACTIONS and exc.kind in ("bad_request", "unsupported"):
                     run.unoffered[name] = f"{action}: {exc.kind}: {exc.message}"

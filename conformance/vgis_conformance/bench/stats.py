@@ -31,10 +31,17 @@ class Sample:
     bytes: int
     seconds: list[float]
     rounds: list[float | None] = field(default_factory=list)  # per round: the median of its repetitions
+    minor_faults: list[int | None] = field(default_factory=list)  # per repetition, where the peer counts them
 
-    def add_round(self, index: int, seconds: Sequence[float]) -> None:
-        """Round ``index``'s repetitions; rounds this sample missed (a failed request) stay None."""
+    def add_round(self, index: int, seconds: Sequence[float], minor_faults: Sequence[int] | None = None) -> None:
+        """Round ``index``'s repetitions; rounds this sample missed (a failed request) stay None.
+
+        ``minor_faults`` (the bench op's optional field) keeps page-fault cost visible beside the seconds: a
+        write that faults a fresh segment's pages is slow in its first repetition only, which the median hides.
+        """
         self.seconds += seconds
+        faults = list(minor_faults) if minor_faults is not None and len(minor_faults) == len(seconds) else None
+        self.minor_faults += faults if faults is not None else [None] * len(seconds)
         self.rounds += [None] * (index + 1 - len(self.rounds))
         self.rounds[index] = statistics.median(seconds)
 
@@ -60,6 +67,7 @@ class Sample:
             "repeat": len(s),
             "seconds": self.seconds,
             "rounds": self.rounds,
+            "minor_faults": self.minor_faults if any(f is not None for f in self.minor_faults) else None,
             "median_s": self.median,
             "gbps": {
                 "median": self.gbps(self.median),
