@@ -67,15 +67,21 @@ def talk(folder: Path, lines: list[str]) -> tuple[list[dict[str, object]], int]:
     return [json.loads(line) for line in proc.stdout.splitlines()], proc.returncode
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_template_passes_doctor_handshake(lang: str, tmp_path: Path) -> None:
+def generated(lang: str, tmp_path: Path, must: str) -> Path:
+    """The ``lang`` template generated under ``tmp_path``; a missing toolchain fails under CI, else skips."""
     folder = tmp_path / f"peer-{lang}"
     generate(lang, folder)
     missing = missing_toolchain(load(folder / "peer.toml"))
     if missing:
         if os.environ.get("CI"):
-            pytest.fail(f"CI is set, so the {lang} template must build: it needs {missing} on PATH", pytrace=False)
+            pytest.fail(f"CI is set, so the {lang} template must {must}: it needs {missing} on PATH", pytrace=False)
         pytest.skip(f"the {lang} template needs {missing} on PATH")
+    return folder
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_template_passes_doctor_handshake(lang: str, tmp_path: Path) -> None:
+    folder = generated(lang, tmp_path, "build")
     proc = cli("doctor", "--peer-dir", str(folder), "--handshake-only", timeout=BUILD_TIMEOUT)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
@@ -109,13 +115,7 @@ def test_go_template_is_gofmt_and_vet_clean(tmp_path: Path) -> None:
     The Go toolchain's lint, so a ``toolchain`` test (``pytest tests -m toolchain``); the build is the one
     test_template_passes_doctor_handshake[go] made (the cache keys on the template's content).
     """
-    folder = tmp_path / "peer-go"
-    generate("go", folder)
-    missing = missing_toolchain(load(folder / "peer.toml"))
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set, so the go template must be vetted: it needs {missing} on PATH", pytrace=False)
-        pytest.skip(f"the go template needs {missing} on PATH")
+    folder = generated("go", tmp_path, "be vetted")
     proc = cli("doctor", "--peer-dir", str(folder), "--handshake-only", timeout=BUILD_TIMEOUT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     modfile = load(folder / "peer.toml").build_dir / "gomod" / "go.mod"
